@@ -1,0 +1,132 @@
+// Every setting comes from the environment and is validated once at startup; a
+// bad value stops the process with one line naming the variable.
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`invalid configuration: ${variable} ${message}`);
+    this.name = "ConfigError";
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  if (!/^-?\d+$/.test(raw.trim())) throw new ConfigError(name, `must be a whole number, got ${JSON.stringify(raw)}`);
+  const value = Number(raw);
+  if (value < min || value > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`);
+  return value;
+}
+
+function url(env: Env, name: string, protocols: string[]): URL | null {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return null;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigError(name, "is not a valid URL");
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    throw new ConfigError(name, `must use ${protocols.map((p) => p + "//").join(" or ")}, got ${parsed.protocol}//`);
+  }
+  if (parsed.port !== "" && !/^\d+$/.test(parsed.port)) throw new ConfigError(name, "has a port that is not a number");
+  return parsed;
+}
+
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  if (!(allowed as readonly string[]).includes(raw)) throw new ConfigError(name, `must be one of ${allowed.join(", ")}, got ${JSON.stringify(raw)}`);
+  return raw as T;
+}
+
+function text(env: Env, name: string, fallback: string, pattern = /^[A-Za-z0-9_.:-]{1,64}$/): string {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  if (!pattern.test(raw)) throw new ConfigError(name, `must match ${pattern}, got ${JSON.stringify(raw)}`);
+  return raw;
+}
+
+export interface ClusterUrls {
+  mysql: URL;
+  redis: URL;
+  amqp: URL;
+  elasticsearch: URL;
+}
+
+export interface Config {
+  /** Embedded when no service URL is configured; cluster when all four are. */
+  mode: "embedded" | "cluster";
+  cluster: ClusterUrls | null;
+  host: string;
+  port: number;
+  logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+  adminKey: string | null;
+  /** Prefix for every Redis key and channel, so deployments and test runs never collide. */
+  redisPrefix: string;
+  /** Name of the durable write queue (its dead-letter queue is `<name>.dead`). */
+  queueName: string;
+  /** Elasticsearch alias name; versioned indices are `<alias>-v<N>`. */
+  searchAlias: string;
+  publishTimeoutMs: number;
+  maxBatch: number;
+  recentPerChat: number;
+  recentTtlSeconds: number;
+  workerPrefetch: number;
+  workerBatchMs: number;
+  reconcileIntervalMs: number;
+  createsPerSecondPerToken: number;
+  ws: {
+    maxPayloadBytes: number;
+    maxSubscriptions: number;
+    sendsPerSecond: number;
+    maxBackpressureBytes: number;
+    idleTimeoutSeconds: number;
+  };
+}
+
+const serviceVars = ["MYSQL_URL", "REDIS_URL", "AMQP_URL", "ELASTICSEARCH_URL"] as const;
+
+export function loadConfig(env: Env = process.env): Config {
+  const mysql = url(env, "MYSQL_URL", ["mysql:"]);
+  const redis = url(env, "REDIS_URL", ["redis:", "rediss:"]);
+  const amqp = url(env, "AMQP_URL", ["amqp:", "amqps:"]);
+  const elasticsearch = url(env, "ELASTICSEARCH_URL", ["http:", "https:"]);
+  const given = serviceVars.filter((name) => env[name]);
+  if (given.length > 0 && given.length < serviceVars.length) {
+    const missing = serviceVars.find((name) => !env[name])!;
+    throw new ConfigError(missing, `is required in cluster mode (set all of ${serviceVars.join(", ")}, or none for embedded mode)`);
+  }
+  const cluster = mysql && redis && amqp && elasticsearch ? { mysql, redis, amqp, elasticsearch } : null;
+  return {
+    mode: cluster ? "cluster" : "embedded",
+    cluster,
+    host: text(env, "HOST", "0.0.0.0", /^[0-9A-Za-z.:\-[\]]{1,64}$/),
+    port: integer(env, "PORT", 3000, 0, 65535),
+    logLevel: oneOf(env, "LOG_LEVEL", ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const, "info"),
+    adminKey: env.ADMIN_KEY ? text(env, "ADMIN_KEY", "", /^.{16,256}$/) : null,
+    redisPrefix: text(env, "REDIS_PREFIX", "chat:"),
+    queueName: text(env, "QUEUE_NAME", "chat.writes"),
+    searchAlias: text(env, "SEARCH_ALIAS", "chat-messages", /^[a-z0-9_-]{1,64}$/),
+    publishTimeoutMs: integer(env, "PUBLISH_TIMEOUT_MS", 5000, 100, 120_000),
+    maxBatch: integer(env, "MAX_BATCH", 1000, 1, 100_000),
+    recentPerChat: integer(env, "RECENT_PER_CHAT", 10_000, 100, 1_000_000),
+    recentTtlSeconds: integer(env, "RECENT_TTL_SECONDS", 3600, 10, 7 * 86_400),
+    workerPrefetch: integer(env, "WORKER_PREFETCH", 200, 1, 65_535),
+    workerBatchMs: integer(env, "WORKER_BATCH_MS", 10, 0, 10_000),
+    reconcileIntervalMs: integer(env, "RECONCILE_INTERVAL_MS", 10_000, 100, 3_600_000),
+    createsPerSecondPerToken: integer(env, "CREATES_PER_SECOND_PER_TOKEN", 50_000, 1, 10_000_000),
+    ws: {
+      maxPayloadBytes: integer(env, "WS_MAX_PAYLOAD_BYTES", 128 * 1024, 1024, 16 * 1024 * 1024),
+      maxSubscriptions: integer(env, "WS_MAX_SUBSCRIPTIONS", 100, 1, 100_000),
+      sendsPerSecond: integer(env, "WS_SENDS_PER_SECOND", 200, 1, 1_000_000),
+      maxBackpressureBytes: integer(env, "WS_MAX_BACKPRESSURE_BYTES", 1024 * 1024, 1024, 1024 * 1024 * 1024),
+      idleTimeoutSeconds: integer(env, "WS_IDLE_TIMEOUT_SECONDS", 60, 8, 960),
+    },
+  };
+}

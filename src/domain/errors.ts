@@ -1,0 +1,42 @@
+// Domain failures carry a stable machine code; transports map codes to status
+// codes and frames. Nothing here ever holds an internal id or a stack.
+
+export type ErrorCode =
+  | "invalid_json"
+  | "validation_failed"
+  | "not_found"
+  | "method_not_allowed"
+  | "payload_too_large"
+  | "unsupported_media_type"
+  | "rate_limited"
+  | "unavailable"
+  | "forbidden"
+  | "unauthorized";
+
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+export class DomainError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: FieldError[],
+  ) {
+    super(message);
+    this.name = "DomainError";
+  }
+}
+
+export const notFound = (what: string): DomainError => new DomainError("not_found", `${what} not found`);
+
+/** A backend is unreachable or recovering: the caller may retry after a moment. */
+export class UnavailableError extends DomainError {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds = 1,
+  ) {
+    super("unavailable", message);
+  }
+}

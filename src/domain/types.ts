@@ -1,0 +1,55 @@
+// Public entities as the domain sees them. Applications are named by token only;
+// chats and messages by their per-parent numbers. No internal id ever appears here,
+// which is what keeps ids out of every response by construction.
+
+export interface Application {
+  token: string;
+  name: string;
+  chatsCount: number;
+  createdAt: number; // epoch ms
+  updatedAt: number;
+}
+
+export interface Chat {
+  app: string; // application token
+  number: number;
+  name: string | null;
+  messagesCount: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface Message {
+  app: string;
+  chat: number;
+  number: number;
+  body: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/**
+ * One write as it travels through the queue to the worker. Each carries the
+ * entity's full state, so applying it is an idempotent last-writer-wins upsert
+ * (by updatedAt): redelivery and reordering across publishers change nothing.
+ */
+export type WriteEvent =
+  | { kind: "chat"; created: boolean; chat: Chat }
+  | { kind: "message"; created: boolean; message: Message };
+
+export interface Page<T> {
+  data: T[];
+  next: string | null;
+}
+
+/** Keyset position for message pages: numbers are the natural cursor. */
+export type MessageRange =
+  | { direction: "after"; number: number }
+  | { direction: "before"; number: number }
+  | { direction: "newest" };
+
+export interface SearchHit {
+  number: number;
+  body: string;
+  createdAt: number;
+}

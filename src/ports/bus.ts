@@ -1,0 +1,9 @@
+/** Cross-process fanout of realtime events, per chat channel (Redis pub/sub). */
+export interface Bus {
+  publish(channel: string, payload: Uint8Array): Promise<void>;
+  /** Subscribes this process to a channel; the first subscription starts delivery. */
+  subscribe(channel: string): Promise<void>;
+  unsubscribe(channel: string): Promise<void>;
+  onMessage(handler: (channel: string, payload: Uint8Array) => void): void;
+  close(): Promise<void>;
+}

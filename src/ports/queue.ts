@@ -1,0 +1,23 @@
+import type { WriteEvent } from "../domain/types.js";
+
+/** The durable write path to the worker (RabbitMQ in cluster mode). */
+export interface WriteQueue {
+  /** Resolves only once the broker confirmed the events durable. */
+  publish(events: WriteEvent[]): Promise<void>;
+  /** True when no write is waiting in the queue or held unacknowledged by a worker. */
+  drained(): Promise<boolean>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface Delivery {
+  events: WriteEvent[];
+}
+
+/** Worker side: batches of deliveries; the handler's success acks them all. */
+export interface WriteConsumer {
+  start(handler: (batch: WriteEvent[]) => Promise<void>): Promise<void>;
+  /** Deliveries currently held (received, not yet acked). */
+  inFlight(): number;
+  close(): Promise<void>;
+}

@@ -1,0 +1,40 @@
+import type { Application, Chat, Message, MessageRange, WriteEvent } from "../domain/types.js";
+
+export interface MessageKey {
+  app: string;
+  chat: number;
+  number: number;
+}
+
+/** Durable state (MySQL in cluster mode). Applications are written synchronously;
+ * chats and messages only through `applyWrites`, which the worker calls. */
+export interface Store {
+  insertApplication(app: Application): Promise<void>;
+  findApplication(token: string): Promise<Application | null>;
+  renameApplication(token: string, name: string, updatedAt: number): Promise<Application | null>;
+  /** Admin listing, keyset by token. */
+  listApplications(afterToken: string | null, limit: number): Promise<Application[]>;
+
+  findChat(app: string, number: number): Promise<Chat | null>;
+  listChats(app: string, afterNumber: number, limit: number): Promise<Chat[]>;
+  findMessage(app: string, chat: number, number: number): Promise<Message | null>;
+  listMessages(app: string, chat: number, range: MessageRange, limit: number): Promise<Message[]>;
+
+  /** Highest persisted numbers, used to restore counters after Redis lost them. */
+  maxChatNumber(app: string): Promise<number | null>;
+  maxMessageNumber(app: string, chat: number): Promise<number | null>;
+
+  /** Idempotent: applying the same events again changes nothing. Counts are
+   * incremented by the number of rows this call newly inserted. */
+  applyWrites(events: WriteEvent[]): Promise<void>;
+
+  /** Recomputes counts for a slice of chats/applications; returns the cursor for
+   * the next slice (null when the sweep wrapped) and how many rows it repaired. */
+  reconcileCounts(cursor: string | null, batch: number): Promise<{ cursor: string | null; repaired: number }>;
+
+  /** Every message in a stable order, for rebuilding the search index. */
+  scanMessages(after: MessageKey | null, limit: number): Promise<Message[]>;
+
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
