@@ -1,0 +1,386 @@
+import mysql, { type Pool, type PoolConnection, type ResultSetHeader, type RowDataPacket } from "mysql2/promise";
+import type { Application, Chat, Message, MessageRange, WriteEvent } from "../../domain/types.js";
+import type { MessageKey, Store } from "../../ports/store.js";
+
+const APP_COLUMNS = "a.token, a.name, a.chats_count, a.created_at, a.updated_at";
+const CHAT_COLUMNS = "a.token, c.number, c.name, c.messages_count, c.created_at, c.updated_at";
+const MESSAGE_COLUMNS = "a.token, c.number AS chat_number, m.number, m.body, m.created_at, m.updated_at";
+const FROM_MESSAGES =
+  "FROM messages m JOIN chats c ON c.id = m.chat_id JOIN applications a ON a.id = c.application_id";
+
+/** Retried on deadlock or lock timeout: two workers touching the same count rows. */
+const RETRYABLE = new Set(["ER_LOCK_DEADLOCK", "ER_LOCK_WAIT_TIMEOUT"]);
+
+/** MySQL/MariaDB store. Every statement is parameterized and served by an index. */
+export class MysqlStore implements Store {
+  readonly pool: Pool;
+  /** token → internal id; immutable once created, so caching is safe. */
+  private readonly appIds = new Map<string, number>();
+
+  constructor(url: URL, connectionLimit = 10) {
+    this.pool = mysql.createPool({
+      uri: url.toString(),
+      connectionLimit,
+      timezone: "Z",
+      supportBigNumbers: true,
+      enableKeepAlive: true,
+      connectTimeout: 5000,
+    });
+  }
+
+  async insertApplication(app: Application): Promise<void> {
+    await this.pool.execute(
+      "INSERT INTO applications (token, name, chats_count, created_at, updated_at) VALUES (?, ?, 0, ?, ?)",
+      [app.token, app.name, new Date(app.createdAt), new Date(app.updatedAt)],
+    );
+  }
+
+  async findApplication(token: string): Promise<Application | null> {
+    const [rows] = await this.pool.execute<RowDataPacket[]>(`SELECT ${APP_COLUMNS} FROM applications a WHERE a.token = ?`, [token]);
+    return rows[0] ? toApplication(rows[0]) : null;
+  }
+
+  async renameApplication(token: string, name: string, updatedAt: number): Promise<Application | null> {
+    await this.pool.execute("UPDATE applications SET name = ?, updated_at = ? WHERE token = ?", [name, new Date(updatedAt), token]);
+    return this.findApplication(token);
+  }
+
+  async listApplications(afterToken: string | null, limit: number): Promise<Application[]> {
+    const [rows] = await this.pool.execute<RowDataPacket[]>(
+      `SELECT ${APP_COLUMNS} FROM applications a WHERE a.token > ? ORDER BY a.token LIMIT ${int(limit)}`,
+      [afterToken ?? ""],
+    );
+    return rows.map(toApplication);
+  }
+
+  async findChat(app: string, number: number): Promise<Chat | null> {
+    const [rows] = await this.pool.execute<RowDataPacket[]>(
+      `SELECT ${CHAT_COLUMNS} FROM chats c JOIN applications a ON a.id = c.application_id WHERE a.token = ? AND c.number = ?`,
+      [app, number],
+    );
+    return rows[0] ? toChat(rows[0]) : null;
+  }
+
+  async listChats(app: string, afterNumber: number, limit: number): Promise<Chat[]> {
+    const [rows] = await this.pool.execute<RowDataPacket[]>(
+      `SELECT ${CHAT_COLUMNS} FROM chats c JOIN applications a ON a.id = c.application_id
+       WHERE a.token = ? AND c.number > ? ORDER BY c.number LIMIT ${int(limit)}`,
+      [app, afterNumber],
+    );
+    return rows.map(toChat);
+  }
+
+  async findMessage(app: string, chat: number, number: number): Promise<Message | null> {
+    const [rows] = await this.pool.execute<RowDataPacket[]>(
+      `SELECT ${MESSAGE_COLUMNS} ${FROM_MESSAGES} WHERE a.token = ? AND c.number = ? AND m.number = ?`,
+      [app, chat, number],
+    );
+    return rows[0] ? toMessage(rows[0]) : null;
+  }
+
+  async listMessages(app: string, chat: number, range: MessageRange, limit: number): Promise<Message[]> {
+    const [condition, order, bound] =
+      range.direction === "after"
+        ? ["m.number > ?", "ASC", range.number]
+        : range.direction === "before"
+          ? ["m.number < ?", "DESC", range.number]
+          : ["m.number > ?", "DESC", 0];
+    const [rows] = await this.pool.execute<RowDataPacket[]>(
+      `SELECT ${MESSAGE_COLUMNS} ${FROM_MESSAGES}
+       WHERE a.token = ? AND c.number = ? AND ${condition} ORDER BY m.number ${order} LIMIT ${int(limit)}`,
+      [app, chat, bound],
+    );
+    return rows.map(toMessage);
+  }
+
+  async maxChatNumber(app: string): Promise<number | null> {
+    const [rows] = await this.pool.execute<RowDataPacket[]>(
+      "SELECT MAX(c.number) AS n FROM chats c JOIN applications a ON a.id = c.application_id WHERE a.token = ?",
+      [app],
+    );
+    return rows[0]?.n == null ? null : Number(rows[0].n);
+  }
+
+  async maxMessageNumber(app: string, chat: number): Promise<number | null> {
+    const [rows] = await this.pool.execute<RowDataPacket[]>(
+      `SELECT MAX(m.number) AS n ${FROM_MESSAGES} WHERE a.token = ? AND c.number = ?`,
+      [app, chat],
+    );
+    return rows[0]?.n == null ? null : Number(rows[0].n);
+  }
+
+  async scanMessages(after: MessageKey | null, limit: number): Promise<Message[]> {
+    // Internal order (application id, chat number, message number); the key of
+    // the last row is resolved back to that position.
+    let position = [0, 0, 0];
+    if (after) {
+      const appId = (await this.resolveAppIds([after.app])).get(after.app) ?? 0;
+      position = [appId, after.chat, after.number];
+    }
+    const [rows] = await this.pool.execute<RowDataPacket[]>(
+      `SELECT ${MESSAGE_COLUMNS} ${FROM_MESSAGES}
+       WHERE (c.application_id, c.number, m.number) > (?, ?, ?)
+       ORDER BY c.application_id, c.number, m.number LIMIT ${int(limit)}`,
+      position,
+    );
+    return rows.map(toMessage);
+  }
+
+  async applyWrites(events: WriteEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    const appIds = await this.resolveAppIds([...new Set(events.map(eventApp))]);
+    // Writes for an application that does not exist cannot be applied by
+    // retrying; they are dropped here (the API never produces them).
+    const known = events.filter((e) => appIds.has(eventApp(e)));
+    for (let attempt = 1; ; attempt++) {
+      const conn = await this.pool.getConnection();
+      try {
+        await conn.beginTransaction();
+        await new WriteBatch(conn, appIds).apply(known);
+        await conn.commit();
+        return;
+      } catch (err) {
+        await conn.rollback().catch(() => undefined);
+        if (attempt >= 5 || !RETRYABLE.has((err as { code?: string }).code ?? "")) throw err;
+      } finally {
+        conn.release();
+      }
+    }
+  }
+
+  async reconcileCounts(cursor: string | null, batch: number): Promise<{ cursor: string | null; repaired: number }> {
+    // The sweep walks chats then applications by internal id, in slices.
+    const [phase, last] = cursor ? [cursor[0], Number(cursor.slice(2))] : ["c", 0];
+    const [table, child, fk, column] =
+      phase === "c" ? ["chats", "messages", "chat_id", "messages_count"] : ["applications", "chats", "application_id", "chats_count"];
+    const [rows] = await this.pool.query<RowDataPacket[]>(
+      `SELECT t.id, t.${column} AS stored, (SELECT COUNT(*) FROM ${child} x WHERE x.${fk} = t.id) AS actual
+       FROM ${table} t WHERE t.id > ? ORDER BY t.id LIMIT ${int(batch)}`,
+      [last],
+    );
+    let repaired = 0;
+    for (const row of rows) {
+      if (Number(row.stored) === Number(row.actual)) continue;
+      await this.pool.query(
+        `UPDATE ${table} t SET t.${column} = (SELECT COUNT(*) FROM ${child} x WHERE x.${fk} = t.id) WHERE t.id = ?`,
+        [row.id],
+      );
+      repaired++;
+    }
+    const lastRow = rows[rows.length - 1];
+    if (rows.length === batch && lastRow) return { cursor: `${phase}:${lastRow.id}`, repaired };
+    return { cursor: phase === "c" ? "a:0" : null, repaired };
+  }
+
+  async ping(): Promise<void> {
+    await this.pool.query("SELECT 1");
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+
+  private async resolveAppIds(tokens: string[]): Promise<Map<string, number>> {
+    const missing = tokens.filter((t) => !this.appIds.has(t));
+    if (missing.length > 0) {
+      const [rows] = await this.pool.query<RowDataPacket[]>("SELECT id, token FROM applications WHERE token IN (?)", [missing]);
+      for (const row of rows) this.appIds.set(String(row.token), Number(row.id));
+    }
+    const result = new Map<string, number>();
+    for (const t of tokens) {
+      const id = this.appIds.get(t);
+      if (id !== undefined) result.set(t, id);
+    }
+    return result;
+  }
+}
+
+/**
+ * One worker batch inside one transaction. Created rows go in with INSERT
+ * IGNORE so a redelivery inserts nothing and counts grow only by rows really
+ * inserted; every event then upserts last-writer-wins by updated_at.
+ */
+class WriteBatch {
+  private readonly chatIds = new Map<string, number>(); // `${appId}:${number}` → id
+  private readonly chatsInserted = new Map<number, number>(); // appId → n
+  private readonly messagesInserted = new Map<number, number>(); // chatId → n
+
+  constructor(
+    private readonly conn: PoolConnection,
+    private readonly appIds: Map<string, number>,
+  ) {}
+
+  async apply(events: WriteEvent[]): Promise<void> {
+    const chats = events.flatMap((e) => (e.kind === "chat" ? [e] : []));
+    const messages = events.flatMap((e) => (e.kind === "message" ? [e] : []));
+    if (chats.length > 0) await this.writeChats(chats);
+    if (messages.length > 0) await this.writeMessages(messages);
+    await this.incrementCounts();
+  }
+
+  private async writeChats(events: Extract<WriteEvent, { kind: "chat" }>[]): Promise<void> {
+    const created = events.filter((e) => e.created).map((e) => e.chat);
+    await this.insertChats(created.map((c) => [this.appId(c.app), c.number, c.name, d(c.createdAt), d(c.updatedAt)]));
+    const rows = events.map(({ chat: c }) => [this.appId(c.app), c.number, c.name, d(c.createdAt), d(c.updatedAt)]);
+    await this.conn.query(
+      `INSERT INTO chats (application_id, number, name, created_at, updated_at) VALUES ?
+       ON DUPLICATE KEY UPDATE
+         name = IF(VALUES(updated_at) >= updated_at, VALUES(name), name),
+         created_at = LEAST(created_at, VALUES(created_at)),
+         updated_at = GREATEST(updated_at, VALUES(updated_at))`,
+      [rows],
+    );
+  }
+
+  /** INSERT IGNORE per application so each application's count is exact. */
+  private async insertChats(rows: unknown[][]): Promise<void> {
+    const byApp = groupBy(rows, (r) => r[0] as number);
+    for (const [appId, appRows] of byApp) {
+      if (appRows.length === 0) continue;
+      const [result] = await this.conn.query<ResultSetHeader>(
+        "INSERT IGNORE INTO chats (application_id, number, name, created_at, updated_at) VALUES ?",
+        [appRows],
+      );
+      add(this.chatsInserted, appId, result.affectedRows);
+    }
+  }
+
+  private async writeMessages(events: Extract<WriteEvent, { kind: "message" }>[]): Promise<void> {
+    await this.resolveChats(events.map((e) => e.message));
+    const created = events.filter((e) => e.created).map((e) => e.message);
+    if (created.length > 0) {
+      const existing = await this.existingMessages(created);
+      const fresh = created.filter((m) => !existing.has(`${this.chatId(m)}:${m.number}`));
+      if (fresh.length > 0) {
+        await this.conn.query("INSERT IGNORE INTO messages (chat_id, number, body, created_at, updated_at) VALUES ?", [
+          fresh.map((m) => [this.chatId(m), m.number, m.body, d(m.createdAt), d(m.updatedAt)]),
+        ]);
+        for (const m of fresh) add(this.messagesInserted, this.chatId(m), 1);
+      }
+    }
+    const edits = events.filter((e) => !e.created).map((e) => e.message);
+    if (edits.length > 0) {
+      await this.conn.query(
+        `INSERT INTO messages (chat_id, number, body, created_at, updated_at) VALUES ?
+         ON DUPLICATE KEY UPDATE
+           body = IF(VALUES(updated_at) >= updated_at, VALUES(body), body),
+           updated_at = GREATEST(updated_at, VALUES(updated_at))`,
+        [edits.map((m) => [this.chatId(m), m.number, m.body, d(m.createdAt), d(m.updatedAt)])],
+      );
+    }
+  }
+
+  /** Chat ids for the messages' chats; a chat whose own event has not arrived
+   * yet gets a placeholder row (name null, updated_at at the epoch) that its
+   * event will then overwrite. */
+  private async resolveChats(messages: Message[]): Promise<void> {
+    const wanted = groupBy(
+      [...new Map(messages.map((m) => [`${m.app}:${m.chat}`, m])).values()],
+      (m) => this.appId(m.app),
+    );
+    const lookup = async (): Promise<void> => {
+      for (const [appId, list] of wanted) {
+        const [rows] = await this.conn.query<RowDataPacket[]>(
+          "SELECT id, number FROM chats WHERE application_id = ? AND number IN (?)",
+          [appId, list.map((m) => m.chat)],
+        );
+        for (const row of rows) this.chatIds.set(`${appId}:${row.number}`, Number(row.id));
+      }
+    };
+    await lookup();
+    const missing = [...wanted].flatMap(([appId, list]) => list.filter((m) => !this.chatIds.has(`${appId}:${m.chat}`)));
+    if (missing.length === 0) return;
+    await this.insertChats(missing.map((m) => [this.appId(m.app), m.chat, null, d(m.createdAt), d(0)]));
+    await lookup();
+  }
+
+  private async existingMessages(messages: Message[]): Promise<Set<string>> {
+    const byChat = groupBy(messages, (m) => this.chatId(m));
+    const clauses: string[] = [];
+    const params: unknown[] = [];
+    for (const [chatId, list] of byChat) {
+      clauses.push("(chat_id = ? AND number IN (?))");
+      params.push(chatId, list.map((m) => m.number));
+    }
+    const [rows] = await this.conn.query<RowDataPacket[]>(`SELECT chat_id, number FROM messages WHERE ${clauses.join(" OR ")}`, params);
+    return new Set(rows.map((r) => `${r.chat_id}:${r.number}`));
+  }
+
+  /** Aggregated increments, in id order so concurrent workers lock alike. */
+  private async incrementCounts(): Promise<void> {
+    for (const [table, column, counts] of [
+      ["applications", "chats_count", this.chatsInserted],
+      ["chats", "messages_count", this.messagesInserted],
+    ] as const) {
+      const entries = [...counts].filter(([, n]) => n > 0).sort((a, b) => a[0] - b[0]);
+      if (entries.length === 0) continue;
+      const cases = entries.map(() => "WHEN ? THEN ?").join(" ");
+      await this.conn.query(`UPDATE ${table} SET ${column} = ${column} + CASE id ${cases} END WHERE id IN (?)`, [
+        ...entries.flat(),
+        entries.map(([id]) => id),
+      ]);
+    }
+  }
+
+  private appId(token: string): number {
+    const id = this.appIds.get(token);
+    if (id === undefined) throw new Error("application missing from batch resolution");
+    return id;
+  }
+
+  private chatId(m: Message): number {
+    const id = this.chatIds.get(`${this.appId(m.app)}:${m.chat}`);
+    if (id === undefined) throw new Error("chat missing from batch resolution");
+    return id;
+  }
+}
+
+function eventApp(e: WriteEvent): string {
+  return e.kind === "chat" ? e.chat.app : e.message.app;
+}
+
+function groupBy<T, K>(items: T[], key: (item: T) => K): Map<K, T[]> {
+  const groups = new Map<K, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const list = groups.get(k);
+    if (list) list.push(item);
+    else groups.set(k, [item]);
+  }
+  return groups;
+}
+
+function add<K>(map: Map<K, number>, key: K, n: number): void {
+  map.set(key, (map.get(key) ?? 0) + n);
+}
+
+const d = (ms: number): Date => new Date(ms);
+const ms = (value: unknown): number => (value instanceof Date ? value.getTime() : new Date(String(value)).getTime());
+/** LIMIT takes no placeholder in prepared statements; this keeps it a safe integer literal. */
+const int = (n: number): number => Math.max(0, Math.trunc(n));
+
+function toApplication(r: RowDataPacket): Application {
+  return { token: String(r.token), name: String(r.name), chatsCount: Number(r.chats_count), createdAt: ms(r.created_at), updatedAt: ms(r.updated_at) };
+}
+
+function toChat(r: RowDataPacket): Chat {
+  return {
+    app: String(r.token),
+    number: Number(r.number),
+    name: r.name == null ? null : String(r.name),
+    messagesCount: Number(r.messages_count),
+    createdAt: ms(r.created_at),
+    updatedAt: ms(r.updated_at),
+  };
+}
+
+function toMessage(r: RowDataPacket): Message {
+  return {
+    app: String(r.token),
+    chat: Number(r.chat_number),
+    number: Number(r.number),
+    body: String(r.body),
+    createdAt: ms(r.created_at),
+    updatedAt: ms(r.updated_at),
+  };
+}

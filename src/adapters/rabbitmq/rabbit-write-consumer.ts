@@ -1,0 +1,125 @@
+import type { Channel, ConsumeMessage } from "amqplib";
+import { unpack } from "msgpackr";
+import { parseWriteEvents } from "../../domain/write-event-schema.js";
+import type { WriteEvent } from "../../domain/types.js";
+import type { WriteConsumer } from "../../ports/queue.js";
+import type { RabbitConnection } from "./rabbit-connection.js";
+import { assertQueueWithDeadLetter } from "./topology.js";
+
+export interface ConsumerOptions {
+  prefetch: number;
+  /** How long the first delivery of a batch waits for more to join it. */
+  batchMs: number;
+  onError: (err: unknown) => void;
+}
+
+/**
+ * Collects deliveries into batches (up to `prefetch`, or `batchMs` after the
+ * first), hands each batch to the handler, and acks only after it succeeded.
+ * A failed batch is retried with backoff and never acked as done; a message
+ * that does not decode is dead-lettered alone and blocks nothing.
+ */
+export class RabbitWriteConsumer implements WriteConsumer {
+  private channel: Channel | null = null;
+  private buffer: { message: ConsumeMessage; events: WriteEvent[] }[] = [];
+  private processing = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private flushing: Promise<void> = Promise.resolve();
+  private handler: ((batch: WriteEvent[]) => Promise<void>) | null = null;
+  private closed = false;
+  private failures = 0;
+
+  constructor(
+    private readonly connection: RabbitConnection,
+    private readonly queue: string,
+    private readonly options: ConsumerOptions,
+  ) {}
+
+  async start(handler: (batch: WriteEvent[]) => Promise<void>): Promise<void> {
+    this.handler = handler;
+    this.connection.onBroken(() => void this.restart());
+    await this.open();
+  }
+
+  inFlight(): number {
+    return this.buffer.length + this.processing;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.flushing;
+    await this.channel?.close().catch(() => undefined);
+  }
+
+  private async open(): Promise<void> {
+    const channel = await this.connection.channel();
+    channel.on("error", () => undefined);
+    await assertQueueWithDeadLetter(channel, this.queue);
+    await channel.prefetch(this.options.prefetch);
+    this.channel = channel;
+    await channel.consume(this.queue, (message) => message && this.receive(channel, message), { noAck: false });
+  }
+
+  /** Reconnects with backoff after the broker went away; unacked work was requeued by it. */
+  private async restart(): Promise<void> {
+    this.channel = null;
+    this.buffer = [];
+    for (let delay = 200; !this.closed; delay = Math.min(delay * 2, 5000)) {
+      await new Promise((r) => setTimeout(r, delay));
+      try {
+        await this.open();
+        return;
+      } catch (err) {
+        this.options.onError(err);
+      }
+    }
+  }
+
+  private receive(channel: Channel, message: ConsumeMessage): void {
+    let events: WriteEvent[];
+    try {
+      events = parseWriteEvents(unpack(message.content));
+    } catch {
+      channel.nack(message, false, false); // to the dead-letter queue
+      return;
+    }
+    this.buffer.push({ message, events });
+    if (this.buffer.length >= this.options.prefetch) this.scheduleFlush(0);
+    else this.scheduleFlush(this.options.batchMs);
+  }
+
+  private scheduleFlush(delayMs: number): void {
+    if (this.timer && delayMs > 0) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.flushing = this.flushing.then(() => this.flush());
+    }, delayMs);
+  }
+
+  private async flush(): Promise<void> {
+    const channel = this.channel;
+    const batch = this.buffer;
+    this.buffer = [];
+    if (!channel || batch.length === 0 || !this.handler) return;
+    this.processing = batch.length;
+    try {
+      for (;;) {
+        try {
+          await this.handler(batch.flatMap((b) => b.events));
+          this.failures = 0;
+          for (const { message } of batch) channel.ack(message);
+          return;
+        } catch (err) {
+          this.options.onError(err);
+          if (this.closed || this.channel !== channel) return; // broker requeues them
+          this.failures++;
+          await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** this.failures, 5000)));
+        }
+      }
+    } finally {
+      this.processing = 0;
+    }
+  }
+}

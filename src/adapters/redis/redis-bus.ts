@@ -1,0 +1,39 @@
+import type { Redis } from "ioredis";
+import type { Bus } from "../../ports/bus.js";
+import type { RedisKeys } from "./keys.js";
+
+/** Redis pub/sub between processes. Subscribing needs its own connection. */
+export class RedisBus implements Bus {
+  private handler: (channel: string, payload: Uint8Array) => void = () => undefined;
+
+  constructor(
+    private readonly publisher: Redis,
+    private readonly subscriber: Redis,
+    private readonly keys: RedisKeys,
+  ) {
+    const prefix = keys.channel("");
+    subscriber.on("messageBuffer", (channel: Buffer, payload: Buffer) => {
+      this.handler(channel.toString().slice(prefix.length), payload);
+    });
+  }
+
+  async publish(channel: string, payload: Uint8Array): Promise<void> {
+    await this.publisher.publish(this.keys.channel(channel), Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength));
+  }
+
+  async subscribe(channel: string): Promise<void> {
+    await this.subscriber.subscribe(this.keys.channel(channel));
+  }
+
+  async unsubscribe(channel: string): Promise<void> {
+    await this.subscriber.unsubscribe(this.keys.channel(channel));
+  }
+
+  onMessage(handler: (channel: string, payload: Uint8Array) => void): void {
+    this.handler = handler;
+  }
+
+  async close(): Promise<void> {
+    this.subscriber.disconnect();
+  }
+}
