@@ -1,0 +1,96 @@
+// The message index: settings and mapping as one typed constant, shared by
+// `ensure()` (first index) and `reindex()` (every later version), so the two can
+// never drift. Everything here runs on the server-core-only `integ-test-zip`
+// distribution used in CI: the built-in `standard` analyzer and the built-in
+// `index_prefixes` sub-field, no analysis-common filters (edge_ngram, icu,
+// asciifolding) and no x-pack field types.
+
+import type { estypes } from "@elastic/elasticsearch";
+
+/**
+ * Prefix lengths indexed into the hidden `body._index_prefix` sub-field.
+ *
+ * `min_chars: 1` so a one-letter word ("h…") or a single CJK ideograph is a
+ * plain term lookup too; the standard tokenizer emits every Han character as its
+ * own token, so for CJK the prefix field holds exactly one extra term per token.
+ *
+ * `max_chars: 10` covers the whole length of the vast majority of words people
+ * type (mean word length is ~5 in English, ~95% of running words are ≤ 10
+ * letters), so almost every prefix query becomes a single term lookup instead of
+ * a walk of the term dictionary. Each token of length L adds min(L, 10) prefix
+ * terms at its own position (positions are needed for the in-order prefix
+ * clause), which is what the sub-field costs: roughly 2–3× the postings of
+ * `body` itself for chat-like text. Raising it towards the 19 maximum buys
+ * little (few words are that long, and a ≥ 11-char prefix matches few distinct
+ * terms, so the automaton fallback is already cheap) while every long token —
+ * URLs, hashes, 255-char chunks of pasted garbage — would pay up to 19 terms.
+ */
+export const BODY_PREFIX_MIN_CHARS = 1;
+export const BODY_PREFIX_MAX_CHARS = 10;
+
+export interface IndexShape {
+  /** Primary shards. One is right until an index holds tens of GB: routing by chat
+   * keeps every query on one shard anyway. */
+  shards?: number;
+  replicas?: number;
+}
+
+export interface MessageIndexDefinition {
+  settings: estypes.IndicesIndexSettings;
+  mappings: estypes.MappingTypeMapping;
+}
+
+/** The document stored per message. `_id` is `${app}:${chat}:${number}` and routing
+ * `${app}:${chat}`; neither is ever returned to a client. */
+export interface MessageDocument {
+  app: string;
+  chat: number;
+  number: number;
+  body: string;
+  created_at: number;
+  updated_at: number;
+}
+
+const MESSAGE_MAPPINGS = {
+  // A typo in a field name must fail the bulk item, not silently add a field.
+  dynamic: "strict",
+  // Every document of a chat lives on one shard, so a search touches one shard;
+  // `required` makes a write without routing an error instead of a misplaced doc.
+  _routing: { required: true },
+  properties: {
+    // Filter-only: no doc values needed (nothing sorts or aggregates on it).
+    app: { type: "keyword", doc_values: false },
+    // `long`, not `integer`: numbers go up to 4,294,967,295 (MySQL INT UNSIGNED,
+    // limits.numberMax), past ES `integer`'s 2^31 - 1. Points cost the same.
+    chat: { type: "long", doc_values: false },
+    // Tiebreaker of the search sort, so it keeps doc values.
+    number: { type: "long" },
+    body: {
+      type: "text",
+      analyzer: "standard",
+      index_prefixes: { min_chars: BODY_PREFIX_MIN_CHARS, max_chars: BODY_PREFIX_MAX_CHARS },
+    },
+    created_at: { type: "date", format: "epoch_millis" },
+    // Also the external version of the document; kept as a field for debugging
+    // ("which edit does the index hold?").
+    updated_at: { type: "long" },
+  },
+} as const satisfies estypes.MappingTypeMapping;
+
+/** The index definition: settings and mapping, as sent to `indices.create`. */
+export const MESSAGE_INDEX = {
+  settings: {
+    number_of_shards: 1,
+    number_of_replicas: 0,
+  },
+  mappings: MESSAGE_MAPPINGS,
+} as const satisfies MessageIndexDefinition;
+
+/** A fresh copy of `MESSAGE_INDEX` with the shard/replica counts overridden. */
+export function messageIndexDefinition(shape: IndexShape = {}): MessageIndexDefinition {
+  // structuredClone: no caller can mutate the shared constant through the result.
+  const def = structuredClone(MESSAGE_INDEX) as MessageIndexDefinition;
+  if (shape.shards !== undefined) def.settings.number_of_shards = shape.shards;
+  if (shape.replicas !== undefined) def.settings.number_of_replicas = shape.replicas;
+  return def;
+}

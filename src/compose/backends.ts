@@ -1,0 +1,28 @@
+import type { Bus } from "../ports/bus.js";
+import type { WorkerHeartbeats } from "../ports/heartbeats.js";
+import type { LeaseLock } from "../ports/lock.js";
+import type { WriteConsumer, WriteQueue } from "../ports/queue.js";
+import type { RecentCache } from "../ports/recent.js";
+import type { SearchIndex } from "../ports/search.js";
+import type { Sequencer } from "../ports/sequencer.js";
+import type { Store } from "../ports/store.js";
+import type { ReadinessCheck } from "../transport/http/http-server.js";
+
+/** One adapter per port, chosen by configuration (cluster or embedded). */
+export interface Backends {
+  store: Store;
+  sequencer: Sequencer;
+  /** Writes to persist (API → write worker). */
+  queue: WriteQueue;
+  /** Message writes to index (write worker → index worker). */
+  indexQueue: WriteQueue;
+  recent: RecentCache;
+  bus: Bus;
+  search: SearchIndex;
+  lock: LeaseLock;
+  heartbeats: WorkerHeartbeats;
+  writeConsumer(): WriteConsumer;
+  indexConsumer(): WriteConsumer;
+  readiness: ReadinessCheck[];
+  close(): Promise<void>;
+}

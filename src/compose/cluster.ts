@@ -1,0 +1,61 @@
+import { Redis } from "ioredis";
+import { ElasticsearchSearchIndex } from "../adapters/elasticsearch/elasticsearch-search.js";
+import { MysqlStore } from "../adapters/mysql/mysql-store.js";
+import { RabbitConnection } from "../adapters/rabbitmq/rabbit-connection.js";
+import { RabbitWriteConsumer } from "../adapters/rabbitmq/rabbit-write-consumer.js";
+import { RabbitWriteQueue } from "../adapters/rabbitmq/rabbit-write-queue.js";
+import { RedisKeys } from "../adapters/redis/keys.js";
+import { RedisBus } from "../adapters/redis/redis-bus.js";
+import { RedisWorkerHeartbeats } from "../adapters/redis/redis-heartbeats.js";
+import { RedisLeaseLock } from "../adapters/redis/redis-lock.js";
+import { RedisRecentCache } from "../adapters/redis/redis-recent.js";
+import { RedisSequencer } from "../adapters/redis/redis-sequencer.js";
+import type { ClusterUrls, Config } from "../config.js";
+import type { Logger } from "../log.js";
+import type { Backends } from "./backends.js";
+
+/** MySQL, Redis, RabbitMQ and Elasticsearch adapters from the configured URLs. */
+export function clusterBackends(config: Config, urls: ClusterUrls, log: Logger): Backends {
+  const redisOptions = { maxRetriesPerRequest: 2, enableOfflineQueue: true, connectTimeout: 3000, lazyConnect: false };
+  const redis = new Redis(urls.redis.toString(), redisOptions);
+  const subscriber = new Redis(urls.redis.toString(), { ...redisOptions, maxRetriesPerRequest: null });
+  for (const client of [redis, subscriber]) client.on("error", (err: Error) => log.debug({ err: err.message }, "redis connection error"));
+  const keys = new RedisKeys(config.redisPrefix);
+  const store = new MysqlStore(urls.mysql);
+  const amqp = new RabbitConnection(urls.amqp);
+  const queue = new RabbitWriteQueue(amqp, config.queueName, config.publishTimeoutMs);
+  const indexQueueName = `${config.queueName}.index`;
+  const indexQueue = new RabbitWriteQueue(amqp, indexQueueName, config.publishTimeoutMs);
+  const search = new ElasticsearchSearchIndex({ node: urls.elasticsearch.toString(), alias: config.searchAlias });
+  const sequencer = new RedisSequencer(redis, keys);
+  const consumerOptions = {
+    prefetch: config.workerPrefetch,
+    batchMs: config.workerBatchMs,
+    onError: (err: unknown) => log.warn({ err }, "write batch failed; retrying"),
+  };
+  return {
+    store,
+    sequencer,
+    queue,
+    indexQueue,
+    recent: new RedisRecentCache(redis, keys, config.recentPerChat, config.recentTtlSeconds),
+    bus: new RedisBus(redis, subscriber, keys),
+    search,
+    lock: new RedisLeaseLock(redis, keys),
+    heartbeats: new RedisWorkerHeartbeats(redis, keys),
+    writeConsumer: () => new RabbitWriteConsumer(amqp, config.queueName, consumerOptions),
+    indexConsumer: () => new RabbitWriteConsumer(amqp, indexQueueName, consumerOptions),
+    readiness: [
+      { name: "mysql", check: () => store.ping() },
+      { name: "redis", check: () => sequencer.ping() },
+      { name: "rabbitmq", check: () => queue.ping() },
+      { name: "elasticsearch", check: () => search.ping() },
+    ],
+    async close() {
+      await Promise.allSettled([queue.close(), indexQueue.close()]);
+      await Promise.allSettled([amqp.close(), store.close(), search.close()]);
+      subscriber.disconnect();
+      redis.disconnect();
+    },
+  };
+}

@@ -1,0 +1,38 @@
+import type { HttpResponse } from "uWebSockets.js";
+import { DomainError } from "../../domain/errors.js";
+
+/** Reads the whole request body, failing with 413 as soon as it passes `limit`. */
+export function readBody(res: HttpResponse, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let failed = false;
+    res.onData((chunk, isLast) => {
+      if (failed) return;
+      size += chunk.byteLength;
+      if (size > limit) {
+        failed = true;
+        reject(new DomainError("payload_too_large", `the request body must be at most ${limit} bytes`));
+        return;
+      }
+      chunks.push(Buffer.from(chunk.slice(0))); // uWS reuses the chunk's memory
+      if (isLast) resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+    });
+  });
+}
+
+/** JSON, or form-encoded for older clients; anything else is 415. */
+export function parseBody(raw: Buffer, contentType: string): unknown {
+  const type = contentType.split(";")[0]!.trim().toLowerCase();
+  if (type === "application/json" || (type === "" && raw.length > 0 && (raw[0] === 0x7b || raw[0] === 0x5b))) {
+    if (raw.length === 0) return {};
+    try {
+      return JSON.parse(raw.toString("utf8"));
+    } catch {
+      throw new DomainError("invalid_json", "the request body is not valid JSON");
+    }
+  }
+  if (type === "application/x-www-form-urlencoded") return Object.fromEntries(new URLSearchParams(raw.toString("utf8")));
+  if (type === "" && raw.length === 0) return {};
+  throw new DomainError("unsupported_media_type", "send application/json or application/x-www-form-urlencoded");
+}

@@ -1,0 +1,127 @@
+import type { JSONSchemaType } from "ajv";
+import { limits } from "../../domain/limits.js";
+
+// Request schemas: the single source for validation and the OpenAPI document.
+// Unknown fields are ignored (older form clients send extras), not rejected.
+
+export interface NameBody {
+  name: string;
+}
+export interface OptionalNameBody {
+  name?: string;
+}
+export interface MessageBody {
+  body: string;
+}
+
+const name = { type: "string", minLength: limits.nameMinChars, maxLength: limits.nameMaxChars } as const;
+/** Byte length is checked after the schema (JSON Schema counts characters). */
+const body = { type: "string", minLength: 1, maxLength: limits.bodyMaxBytes } as const;
+
+export const nameBody: JSONSchemaType<NameBody> = {
+  type: "object",
+  properties: { name },
+  required: ["name"],
+};
+
+export const optionalNameBody: JSONSchemaType<OptionalNameBody> = {
+  type: "object",
+  properties: { name: { ...name, nullable: true } },
+  required: [],
+};
+
+export const messageBody: JSONSchemaType<MessageBody> = {
+  type: "object",
+  properties: { body },
+  required: ["body"],
+};
+
+// Query strings arrive as text; `coerceTypes` turns digits into integers.
+const cursorNumber = { type: "integer", minimum: 0, maximum: limits.numberMax, nullable: true } as const;
+const limit = { type: "integer", minimum: 1, maximum: limits.pageMax, nullable: true } as const;
+
+export interface PageQuery {
+  limit?: number;
+  after?: number;
+}
+export interface MessagePageQuery extends PageQuery {
+  before?: number;
+}
+export interface TokenPageQuery {
+  limit?: number;
+  after?: string;
+}
+export interface SearchQuery {
+  q: string;
+  limit?: number;
+  after?: string;
+}
+
+export const pageQuery: JSONSchemaType<PageQuery> = {
+  type: "object",
+  properties: { limit, after: cursorNumber },
+  required: [],
+};
+
+export const messagePageQuery: JSONSchemaType<MessagePageQuery> = {
+  type: "object",
+  properties: { limit, after: cursorNumber, before: cursorNumber },
+  required: [],
+  not: { required: ["after", "before"] },
+};
+
+export const tokenPageQuery: JSONSchemaType<TokenPageQuery> = {
+  type: "object",
+  properties: { limit, after: { type: "string", maxLength: 64, nullable: true } },
+  required: [],
+};
+
+export const searchQuery: JSONSchemaType<SearchQuery> = {
+  type: "object",
+  properties: {
+    q: { type: "string", minLength: 1, maxLength: limits.searchQueryMaxChars, pattern: "\\S" },
+    limit,
+    after: { type: "string", maxLength: 512, nullable: true },
+  },
+  required: ["q"],
+};
+
+// Response schemas, for the OpenAPI document.
+const timestamp = { type: "string", format: "date-time" } as const;
+export const responseSchemas = {
+  Application: {
+    type: "object",
+    properties: { token: { type: "string" }, name: { type: "string" }, chats_count: { type: "integer" }, created_at: timestamp, updated_at: timestamp },
+    required: ["token", "name", "chats_count", "created_at", "updated_at"],
+  },
+  Chat: {
+    type: "object",
+    properties: { number: { type: "integer" }, name: { type: ["string", "null"] }, messages_count: { type: "integer" }, created_at: timestamp, updated_at: timestamp },
+    required: ["number", "name", "messages_count", "created_at", "updated_at"],
+  },
+  Message: {
+    type: "object",
+    properties: { number: { type: "integer" }, chat_number: { type: "integer" }, body: { type: "string" }, created_at: timestamp, updated_at: timestamp },
+    required: ["number", "chat_number", "body", "created_at", "updated_at"],
+  },
+  SearchHit: {
+    type: "object",
+    properties: { number: { type: "integer" }, body: { type: "string" }, created_at: timestamp },
+    required: ["number", "body", "created_at"],
+  },
+  Error: {
+    type: "object",
+    properties: {
+      error: {
+        type: "object",
+        properties: {
+          code: { type: "string" },
+          message: { type: "string" },
+          details: { type: "array", items: { type: "object", properties: { field: { type: "string" }, message: { type: "string" } } } },
+        },
+        required: ["code", "message"],
+      },
+    },
+    required: ["error"],
+  },
+} as const;

@@ -1,0 +1,28 @@
+import { hostname } from "node:os";
+import type { Backends } from "../compose/backends.js";
+import type { Config } from "../config.js";
+import type { Logger } from "../log.js";
+import { IndexWorker } from "./index-worker.js";
+import { CountReconciler } from "./reconciler.js";
+import { WriteWorker } from "./write-worker.js";
+
+export interface RunningWorker {
+  close(): Promise<void>;
+}
+
+/** The worker role: persistence, indexing and count reconciliation. */
+export async function startWorker(config: Config, backends: Backends, log: Logger): Promise<RunningWorker> {
+  await backends.search.ensure();
+  const writes = new WriteWorker(backends.writeConsumer(), backends.store, backends.indexQueue, backends.heartbeats, `${hostname()}-${process.pid}`, log);
+  const index = new IndexWorker(backends.indexConsumer(), backends.search);
+  const reconciler = new CountReconciler(backends.store, backends.lock, config.reconcileIntervalMs, log);
+  await writes.start();
+  await index.start();
+  reconciler.start();
+  return {
+    async close() {
+      await reconciler.close();
+      await Promise.all([writes.close(), index.close()]);
+    },
+  };
+}
