@@ -78,7 +78,7 @@ export function buildRoutes({ service, checkAdmin }: RouteDeps): Route[] {
   const message = `${chat}/messages/:message`;
 
   add("POST", apps, { summary: "Create an application", status: 201, response: "Application", body: schemas.nameBody }, async (_p, b) =>
-    applicationJson(await service.createApplication(b.name)),
+    applicationJson(await service.createApplication(checkName(b.name))),
   );
   add("GET", apps, { summary: "List applications (admin)", response: "Page<Application>", query: schemas.tokenPageQuery }, async (_p, _b, q, r) => {
     checkAdmin(r.authorization);
@@ -88,18 +88,18 @@ export function buildRoutes({ service, checkAdmin }: RouteDeps): Route[] {
     applicationJson(await service.getApplication(p.token!)),
   );
   add(["PATCH", "PUT"], `${apps}/:token`, { summary: "Rename an application", response: "Application", body: schemas.nameBody }, async (p, b) =>
-    applicationJson(await service.renameApplication(p.token!, b.name)),
+    applicationJson(await service.renameApplication(p.token!, checkName(b.name))),
   );
 
   add("POST", `${apps}/:token/chats`, { summary: "Create a chat", status: 201, response: "Chat", body: schemas.optionalNameBody, rateLimited: true }, async (p, b) =>
-    chatJson(await service.createChat(p.token!, b.name ?? null)),
+    chatJson(await service.createChat(p.token!, checkName(b.name) ?? null)),
   );
   add("GET", `${apps}/:token/chats`, { summary: "List chats, ascending by number", response: "Page<Chat>", query: schemas.pageQuery }, async (p, _b, q) =>
     pageJson(await service.listChats(p.token!, q.after ?? 0, clampLimit(q.limit)), chatJson),
   );
   add("GET", chat, { summary: "Get a chat", response: "Chat" }, async (p) => chatJson(await service.getChat(p.token!, num(p.chat))));
   add(["PATCH", "PUT"], chat, { summary: "Rename a chat", response: "Chat", body: schemas.nameBody }, async (p, b) =>
-    chatJson(await service.renameChat(p.token!, num(p.chat), b.name)),
+    chatJson(await service.renameChat(p.token!, num(p.chat), checkName(b.name))),
   );
 
   add("POST", `${chat}/messages`, { summary: "Send a message", status: 201, response: "Message", body: schemas.messageBody, rateLimited: true }, async (p, b) =>
@@ -134,14 +134,19 @@ function num(segment: string | undefined): number {
   return n;
 }
 
+/** A body is stored byte for byte, so it must be valid Unicode and fit in 64 KiB of UTF-8. */
 function checkBodyBytes(body: string): string {
-  if (Buffer.byteLength(body, "utf8") > limits.bodyMaxBytes) {
-    throw new DomainError("validation_failed", "the request is not valid", [
-      { field: "body", message: `must be at most ${limits.bodyMaxBytes} bytes of UTF-8` },
-    ]);
-  }
+  if (!body.isWellFormed()) throw invalid("body", "must be valid Unicode (no lone surrogates)");
+  if (Buffer.byteLength(body, "utf8") > limits.bodyMaxBytes) throw invalid("body", `must be at most ${limits.bodyMaxBytes} bytes of UTF-8`);
   return body;
 }
+
+function checkName<T extends string | undefined>(name: T): T {
+  if (name !== undefined && !name.isWellFormed()) throw invalid("name", "must be valid Unicode (no lone surrogates)");
+  return name;
+}
+
+const invalid = (field: string, message: string): DomainError => new DomainError("validation_failed", "the request is not valid", [{ field, message }]);
 
 function pageJson<T, J>(page: Page<T>, toJson: (item: T) => J): { data: J[]; next: string | null } {
   return { data: page.data.map(toJson), next: page.next };

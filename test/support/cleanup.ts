@@ -1,0 +1,36 @@
+import amqp from "amqplib";
+import { Redis } from "ioredis";
+import mysql from "mysql2/promise";
+
+/** Removes everything one isolated run created (see isolatedEnv). */
+export async function cleanupRun(env: Record<string, string>): Promise<void> {
+  const db = new URL(env.MYSQL_URL!).pathname.slice(1);
+  const server = new URL(env.MYSQL_URL!);
+  server.pathname = "/";
+  const conn = await mysql.createConnection(server.toString());
+  await conn.query(`DROP DATABASE IF EXISTS \`${db}\``);
+  await conn.end();
+
+  const redis = new Redis(env.REDIS_URL!);
+  await deleteRedisPrefix(redis, env.REDIS_PREFIX!);
+  redis.disconnect();
+
+  const connection = await amqp.connect(env.AMQP_URL!);
+  const channel = await connection.createChannel();
+  for (const q of [env.QUEUE_NAME!, `${env.QUEUE_NAME}.dead`, `${env.QUEUE_NAME}.index`, `${env.QUEUE_NAME}.index.dead`]) await channel.deleteQueue(q);
+  await connection.close();
+
+  await fetch(`${env.ELASTICSEARCH_URL}/${env.SEARCH_ALIAS}-*`, { method: "DELETE" }).catch(() => undefined);
+}
+
+/** The test's view of "Redis restarted empty": every key of this run is gone. */
+export async function deleteRedisPrefix(redis: Redis, prefix: string): Promise<number> {
+  let cursor = "0";
+  let deleted = 0;
+  do {
+    const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
+    cursor = next;
+    if (keys.length) deleted += await redis.del(...keys);
+  } while (cursor !== "0");
+  return deleted;
+}
