@@ -110,18 +110,21 @@ export class MysqlStore implements Store {
   }
 
   async scanMessages(after: MessageKey | null, limit: number): Promise<Message[]> {
-    // Internal order (application id, chat number, message number); the key of
-    // the last row is resolved back to that position.
-    let position = [0, 0, 0];
+    // Keyset over the unique key (chat_id, number); the caller's key is
+    // resolved back to its chat id.
+    let position: [number, number] = [0, 0];
     if (after) {
-      const appId = (await this.resolveAppIds([after.app])).get(after.app) ?? 0;
-      position = [appId, after.chat, after.number];
+      const [rows] = await this.pool.execute<RowDataPacket[]>(
+        "SELECT c.id FROM chats c JOIN applications a ON a.id = c.application_id WHERE a.token = ? AND c.number = ?",
+        [after.app, after.chat],
+      );
+      position = [Number(rows[0]?.id ?? 0), after.number];
     }
     const [rows] = await this.pool.execute<RowDataPacket[]>(
       `SELECT ${MESSAGE_COLUMNS} ${FROM_MESSAGES}
-       WHERE (c.application_id, c.number, m.number) > (?, ?, ?)
-       ORDER BY c.application_id, c.number, m.number LIMIT ${int(limit)}`,
-      position,
+       WHERE m.chat_id > ? OR (m.chat_id = ? AND m.number > ?)
+       ORDER BY m.chat_id, m.number LIMIT ${int(limit)}`,
+      [position[0], position[0], position[1]],
     );
     return rows.map(toMessage);
   }
