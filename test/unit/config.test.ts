@@ -1,0 +1,55 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { ConfigError, loadConfig } from "../../src/config.js";
+import { runCli } from "../support/processes.js";
+
+const cluster = {
+  MYSQL_URL: "mysql://root@127.0.0.1:3306/chat",
+  REDIS_URL: "redis://127.0.0.1:6379",
+  AMQP_URL: "amqp://guest:guest@127.0.0.1:5672",
+  ELASTICSEARCH_URL: "http://127.0.0.1:9200",
+};
+
+describe("config", () => {
+  it("is embedded with no service URLs and cluster with all four", () => {
+    assert.equal(loadConfig({}).mode, "embedded");
+    const config = loadConfig(cluster);
+    assert.equal(config.mode, "cluster");
+    assert.equal(config.cluster?.mysql.hostname, "127.0.0.1");
+    assert.equal(config.port, 3000);
+  });
+
+  it("names the variable that is wrong", () => {
+    const cases: [Record<string, string>, string, RegExp][] = [
+      [{ PORT: "eighty" }, "PORT", /whole number/],
+      [{ PORT: "70000" }, "PORT", /between 0 and 65535/],
+      [{ ...cluster, MYSQL_URL: "not a url" }, "MYSQL_URL", /not a valid URL/],
+      [{ ...cluster, REDIS_URL: "http://127.0.0.1:6379" }, "REDIS_URL", /redis:/],
+      [{ ...cluster, AMQP_URL: "amqp://h:notaport" }, "AMQP_URL", /not a valid URL|port/],
+      [{ MYSQL_URL: cluster.MYSQL_URL }, "REDIS_URL", /required in cluster mode/],
+      [{ LOG_LEVEL: "loud" }, "LOG_LEVEL", /one of/],
+      [{ ADMIN_KEY: "short" }, "ADMIN_KEY", /must match/],
+      [{ WS_MAX_SUBSCRIPTIONS: "0" }, "WS_MAX_SUBSCRIPTIONS", /between/],
+    ];
+    for (const [env, variable, message] of cases) {
+      assert.throws(
+        () => loadConfig(env),
+        (err: unknown) => err instanceof ConfigError && err.variable === variable && message.test(err.message),
+        variable,
+      );
+    }
+  });
+
+  it("makes the CLI exit non-zero with one line naming the variable", async () => {
+    for (const [env, variable] of [
+      [{ PORT: "abc" }, "PORT"],
+      [{ ...cluster, MYSQL_URL: "::::" }, "MYSQL_URL"],
+    ] as const) {
+      const { code, output } = await runCli(["serve"], { ...env });
+      assert.equal(code, 2);
+      const lines = output.trim().split("\n").filter((l) => !l.startsWith("npm warn"));
+      assert.equal(lines.length, 1, output);
+      assert.match(lines[0]!, new RegExp(`^invalid configuration: ${variable} `));
+    }
+  });
+});
