@@ -1,0 +1,80 @@
+// Every port contract against the embedded (in-memory) adapters. The cluster
+// adapters run the same contract functions in cluster.test.ts.
+
+import { MemoryBroker } from "../../src/adapters/memory/memory-broker.js";
+import { MemoryBusHub } from "../../src/adapters/memory/memory-bus-hub.js";
+import { MemoryBus } from "../../src/adapters/memory/memory-bus.js";
+import { MemoryWriteConsumer } from "../../src/adapters/memory/memory-consumer.js";
+import { MemoryWorkerHeartbeats } from "../../src/adapters/memory/memory-heartbeats.js";
+import { MemoryLeaseLock, type Lease } from "../../src/adapters/memory/memory-lock.js";
+import { MemoryWriteQueue } from "../../src/adapters/memory/memory-queue.js";
+import { MemoryRecentCache } from "../../src/adapters/memory/memory-recent.js";
+import { MemorySearchIndex } from "../../src/adapters/memory/memory-search.js";
+import { MemorySequencer } from "../../src/adapters/memory/memory-sequencer.js";
+import { MemoryStore } from "../../src/adapters/memory/memory-store.js";
+import { busContract } from "../support/contract-bus.js";
+import { heartbeatsContract } from "../support/contract-heartbeats.js";
+import { lockContract } from "../support/contract-lock.js";
+import { queueContract } from "../support/contract-queue.js";
+import { recentContract } from "../support/contract-recent.js";
+import { searchContract } from "../support/contract-search.js";
+import { sequencerContract } from "../support/contract-sequencer.js";
+import { storeContract } from "../support/contract-store.js";
+
+const nothing = async (): Promise<void> => {};
+
+storeContract("memory", async () => {
+  const store = new MemoryStore();
+  return {
+    store,
+    corruptCount: async (app, chat, value) => store.setCountForTesting(app, chat, value),
+    cleanup: () => store.close(),
+  };
+});
+
+sequencerContract("memory", async () => {
+  const sequencer = new MemorySequencer();
+  return { sequencer, loseState: async () => sequencer.loseState(), cleanup: nothing };
+});
+
+queueContract("memory", async () => {
+  const broker = new MemoryBroker();
+  const queue = new MemoryWriteQueue(broker);
+  const consumer = new MemoryWriteConsumer(broker, { minBackoffMs: 5 });
+  return {
+    queue,
+    consumer,
+    cleanup: async () => {
+      await consumer.close();
+      await queue.close();
+    },
+  };
+});
+
+recentContract("memory", async () => ({ recent: new MemoryRecentCache({ maxPerParent: 20 }), maxPerChat: 20, cleanup: nothing }));
+
+busContract("memory", async () => {
+  const hub = new MemoryBusHub();
+  const a = new MemoryBus(hub);
+  const b = new MemoryBus(hub);
+  return {
+    a,
+    b,
+    cleanup: async () => {
+      await a.close();
+      await b.close();
+    },
+  };
+});
+
+lockContract("memory", async () => {
+  const leases = new Map<string, Lease>();
+  return { a: new MemoryLeaseLock(leases), b: new MemoryLeaseLock(leases), cleanup: nothing };
+});
+
+heartbeatsContract("memory", async () => ({ heartbeats: new MemoryWorkerHeartbeats(), cleanup: nothing }));
+
+searchContract("memory", async () => {
+  const search = new MemorySearchIndex();
+  return { search, cleanup: () => search.close() };
+});

@@ -1,0 +1,118 @@
+// Contract of the WriteQueue and WriteConsumer ports (src/ports/queue.ts).
+//
+// The factory returns a publisher and a not-yet-started consumer on one queue
+// of their own (a fresh queue name per call). A consumer may hand several
+// published batches to one handler call (prefetch batching), so delivery is
+// checked on the concatenation of handled events, which must equal the
+// concatenation of published events.
+
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { WriteEvent } from "../../src/domain/types.js";
+import type { WriteConsumer, WriteQueue } from "../../src/ports/queue.js";
+import { eventually, gate, newToken, using, waitFor, type Cleanup } from "./contract-helpers.js";
+
+export interface QueueFixture extends Cleanup {
+  queue: WriteQueue;
+  consumer: WriteConsumer;
+}
+
+const T0 = 1_700_000_000_000;
+
+/** Distinct events: batch i holds 1–3 message events of one chat. */
+function batches(count: number): WriteEvent[][] {
+  const app = newToken();
+  let number = 0;
+  return Array.from({ length: count }, (_, i) =>
+    Array.from({ length: 1 + (i % 3) }, (): WriteEvent => {
+      number += 1;
+      return { kind: "message", created: true, message: { app, chat: 1, number, body: `body ${number} ✓`, createdAt: T0 + number, updatedAt: T0 + number } };
+    }),
+  );
+}
+
+const label = (e: WriteEvent): string => (e.kind === "message" ? `${e.message.chat}/${e.message.number}` : `chat ${e.chat.number}`);
+
+export function queueContract(name: string, make: () => Promise<QueueFixture>): void {
+  describe(`WriteQueue/WriteConsumer contract: ${name}`, () => {
+    it("delivers every published batch exactly once, in publish order", () =>
+      using(make, async ({ queue, consumer }) => {
+        const published = batches(20);
+        const handled: WriteEvent[] = [];
+        for (const batch of published.slice(0, 10)) await queue.publish(batch);
+        await consumer.start(async (events) => {
+          handled.push(...events);
+        });
+        for (const batch of published.slice(10)) await queue.publish(batch);
+
+        const all = published.flat();
+        await waitFor(() => handled.length >= all.length, { what: `${all.length} events handled` });
+        await waitFor(() => queue.drained(), { what: "queue drained" });
+        assert.deepEqual(handled, all);
+        assert.equal(consumer.inFlight(), 0);
+      }));
+
+    it("delivers a batch again when the handler failed, and loses nothing", () =>
+      using(make, async ({ queue, consumer }) => {
+        const published = batches(6);
+        const poisoned = label(published[2]![0]!);
+        const succeeded: WriteEvent[] = [];
+        const failedWith: string[][] = [];
+        await consumer.start(async (events) => {
+          const labels = events.map(label);
+          if (labels.includes(poisoned) && failedWith.length < 2) {
+            failedWith.push(labels);
+            throw new Error("handler failure (expected by the test)");
+          }
+          succeeded.push(...events);
+        });
+        for (const batch of published) await queue.publish(batch);
+
+        const all = published.flat();
+        await waitFor(() => succeeded.length >= all.length, { what: "every event handled" });
+        await waitFor(() => queue.drained(), { what: "queue drained" });
+        assert.equal(failedWith.length, 2, "the failing batch was offered again after the first failure");
+        assert.deepEqual(succeeded.map(label).sort(), all.map(label).sort(), "each event handled successfully exactly once");
+        const retried = succeeded.map(label);
+        for (const l of failedWith[0]!) assert.ok(retried.includes(l), `${l} from the failed batch came back`);
+        assert.equal(consumer.inFlight(), 0);
+      }));
+
+    it("is not drained while a published batch waits for a consumer", () =>
+      using(make, async ({ queue, consumer }) => {
+        assert.equal(await queue.drained(), true, "a fresh queue is drained");
+        const [batch] = batches(1);
+        await queue.publish(batch!);
+        assert.equal(await queue.drained(), false);
+
+        const handled: WriteEvent[] = [];
+        await consumer.start(async (events) => {
+          handled.push(...events);
+        });
+        await waitFor(() => queue.drained(), { what: "queue drained after consumption" });
+        assert.deepEqual(handled, batch);
+      }));
+
+    it("is not drained while a worker holds a batch unacknowledged", () =>
+      using(make, async ({ queue, consumer }) => {
+        const hold = gate();
+        const [batch] = batches(1);
+        await consumer.start(async () => {
+          await hold.promise;
+        });
+        await queue.publish(batch!);
+        await waitFor(() => consumer.inFlight() > 0, { what: "the consumer holding the batch" });
+        assert.equal(await queue.drained(), false, "held, not yet acked");
+        hold.open();
+        await eventually(async () => {
+          assert.equal(consumer.inFlight(), 0);
+          assert.equal(await queue.drained(), true);
+        });
+      }));
+
+    it("answers ping while open", () =>
+      using(make, async ({ queue }) => {
+        await queue.ping();
+      }));
+  });
+}
