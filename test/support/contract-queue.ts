@@ -89,6 +89,7 @@ export function queueContract(name: string, make: () => Promise<QueueFixture>): 
         await consumer.start(async (events) => {
           handled.push(...events);
         });
+        await waitFor(() => handled.length >= batch!.length, { what: "the batch handled" });
         await waitFor(() => queue.drained(), { what: "queue drained after consumption" });
         assert.deepEqual(handled, batch);
       }));
@@ -100,10 +101,13 @@ export function queueContract(name: string, make: () => Promise<QueueFixture>): 
         await consumer.start(async () => {
           await hold.promise;
         });
-        await queue.publish(batch!);
-        await waitFor(() => consumer.inFlight() > 0, { what: "the consumer holding the batch" });
-        assert.equal(await queue.drained(), false, "held, not yet acked");
-        hold.open();
+        try {
+          await queue.publish(batch!);
+          await waitFor(() => consumer.inFlight() > 0, { what: "the consumer holding the batch" });
+          assert.equal(await queue.drained(), false, "held, not yet acked");
+        } finally {
+          hold.open(); // a failed assertion must not leave the consumer stuck for cleanup
+        }
         await eventually(async () => {
           assert.equal(consumer.inFlight(), 0);
           assert.equal(await queue.drained(), true);
