@@ -187,9 +187,10 @@ es_start() {
   # directory, so start from the logs folder. ES reads ES_JAVA_HOME and only
   # warns about JAVA_HOME. -d daemonizes once the node has started (or failed);
   # until then it echoes its log to the console, which goes to console.log.
+  # setsid: its own session, so the node outlives the caller's process group.
   local t0 console=$ES_LOGS/console.log
   t0=$(now)
-  if ! (cd "$ES_LOGS" && "${as_user[@]}" env -u JAVA_HOME \
+  if ! (cd "$ES_LOGS" && setsid -w "${as_user[@]}" env -u JAVA_HOME \
       ES_JAVA_HOME="${ES_JAVA_HOME:-$JAVA_HOME}" ES_JAVA_OPTS="$ES_JAVA_OPTS" \
       "$ES_HOME/bin/elasticsearch" -d -p "$ES_PID" "${settings[@]}" >"$console" 2>&1); then
     tail -n 40 "$console" >&2
