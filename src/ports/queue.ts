@@ -4,7 +4,8 @@ import type { WriteEvent } from "../domain/types.js";
 export interface WriteQueue {
   /** Resolves only once the broker confirmed the events durable. */
   publish(events: WriteEvent[]): Promise<void>;
-  /** True when no write is waiting in the queue or held unacknowledged by a worker. */
+  /** True when no write is waiting in the queue. Writes a worker holds unacked are
+   * not seen here; WorkerHeartbeats reports those. */
   drained(): Promise<boolean>;
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -94,7 +94,9 @@ export function queueContract(name: string, make: () => Promise<QueueFixture>): 
         assert.deepEqual(handled, batch);
       }));
 
-    it("is not drained while a worker holds a batch unacknowledged", () =>
+    // A held batch is reported by the consumer (and so by the worker's
+    // heartbeat), not by drained(); counter recovery relies on both.
+    it("reports a batch held unacknowledged as in flight until the handler finishes", () =>
       using(make, async ({ queue, consumer }) => {
         const hold = gate();
         const [batch] = batches(1);
@@ -104,7 +106,6 @@ export function queueContract(name: string, make: () => Promise<QueueFixture>): 
         try {
           await queue.publish(batch!);
           await waitFor(() => consumer.inFlight() > 0, { what: "the consumer holding the batch" });
-          assert.equal(await queue.drained(), false, "held, not yet acked");
         } finally {
           hold.open(); // a failed assertion must not leave the consumer stuck for cleanup
         }

@@ -199,9 +199,9 @@ export class MysqlStore implements Store {
 }
 
 /**
- * One worker batch inside one transaction. Created rows go in with INSERT
- * IGNORE so a redelivery inserts nothing and counts grow only by rows really
- * inserted; every event then upserts last-writer-wins by updated_at.
+ * One worker batch inside one transaction. Rows go in with INSERT IGNORE so a
+ * redelivery inserts nothing and counts grow only by rows really inserted;
+ * edits and renames then upsert last-writer-wins by updated_at.
  */
 class WriteBatch {
   private readonly chatIds = new Map<string, number>(); // `${appId}:${number}` → id
@@ -222,9 +222,10 @@ class WriteBatch {
   }
 
   private async writeChats(events: Extract<WriteEvent, { kind: "chat" }>[]): Promise<void> {
-    const created = events.filter((e) => e.created).map((e) => e.chat);
-    await this.insertChats(created.map((c) => [this.appId(c.app), c.number, c.name, d(c.createdAt), d(c.updatedAt)]));
+    // Any event may be the first to reach MySQL (a rename can overtake its
+    // create across publishers), so each inserts if absent and is counted then.
     const rows = events.map(({ chat: c }) => [this.appId(c.app), c.number, c.name, d(c.createdAt), d(c.updatedAt)]);
+    await this.insertChats(rows);
     await this.conn.query(
       `INSERT INTO chats (application_id, number, name, created_at, updated_at) VALUES ?
        ON DUPLICATE KEY UPDATE
@@ -249,17 +250,19 @@ class WriteBatch {
   }
 
   private async writeMessages(events: Extract<WriteEvent, { kind: "message" }>[]): Promise<void> {
-    await this.resolveChats(events.map((e) => e.message));
-    const created = events.filter((e) => e.created).map((e) => e.message);
-    if (created.length > 0) {
-      const existing = await this.existingMessages(created);
-      const fresh = created.filter((m) => !existing.has(`${this.chatId(m)}:${m.number}`));
-      if (fresh.length > 0) {
-        await this.conn.query("INSERT IGNORE INTO messages (chat_id, number, body, created_at, updated_at) VALUES ?", [
-          fresh.map((m) => [this.chatId(m), m.number, m.body, d(m.createdAt), d(m.updatedAt)]),
-        ]);
-        for (const m of fresh) add(this.messagesInserted, this.chatId(m), 1);
-      }
+    const messages = events.map((e) => e.message);
+    await this.resolveChats(messages);
+    // Rows not yet in MySQL are inserted (and counted) once, whichever event
+    // arrived first; then edits apply last-writer-wins.
+    const key = (m: Message): string => `${this.chatId(m)}:${m.number}`;
+    const existing = await this.existingMessages(messages);
+    const fresh = [...new Map(messages.filter((m) => !existing.has(key(m))).map((m) => [key(m), m])).values()];
+    if (fresh.length > 0) {
+      const [result] = await this.conn.query<ResultSetHeader>("INSERT IGNORE INTO messages (chat_id, number, body, created_at, updated_at) VALUES ?", [
+        fresh.map((m) => [this.chatId(m), m.number, m.body, d(m.createdAt), d(m.updatedAt)]),
+      ]);
+      // Equal unless another worker inserted the same rows concurrently; the reconciler settles that race.
+      if (result.affectedRows === fresh.length) for (const m of fresh) add(this.messagesInserted, this.chatId(m), 1);
     }
     const edits = events.filter((e) => !e.created).map((e) => e.message);
     if (edits.length > 0) {

@@ -5,17 +5,29 @@ import type { RecentCache } from "../../ports/recent.js";
 import type { RedisKeys } from "./keys.js";
 import { LuaScript } from "./lua-script.js";
 
-/** Replaces each member at its score (an edit replaces the older version),
- * keeps the newest ARGV[1] entries, and refreshes the TTL ARGV[2]. */
+/**
+ * Puts (number, updatedAt, packed) triples: a member replaces the one at its
+ * number unless that one is fresher (its updatedAt, at position ARGV[3] of the
+ * packed array, is greater), so concurrent edits settle last-writer-wins.
+ * Keeps the newest ARGV[1] numbers and refreshes the TTL ARGV[2].
+ */
 const putScored = new LuaScript(`
-for i = 3, #ARGV, 2 do
-  redis.call('ZREMRANGEBYSCORE', KEYS[1], ARGV[i], ARGV[i])
-  redis.call('ZADD', KEYS[1], ARGV[i], ARGV[i + 1])
+local at = tonumber(ARGV[3])
+for i = 4, #ARGV, 3 do
+  local current = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[i], ARGV[i])[1]
+  if not current or cmsgpack.unpack(current)[at] <= tonumber(ARGV[i + 1]) then
+    redis.call('ZREMRANGEBYSCORE', KEYS[1], ARGV[i], ARGV[i])
+    redis.call('ZADD', KEYS[1], ARGV[i], ARGV[i + 2])
+  end
 end
 redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -tonumber(ARGV[1]) - 1)
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 return 1
 `);
+
+/** 1-based positions of updatedAt in the packed arrays, for the script. */
+const MESSAGE_UPDATED_AT = 4;
+const CHAT_UPDATED_AT = 5;
 
 type PackedMessage = [number, string, number, number];
 type PackedChat = [number, string | null, number, number, number];
@@ -31,11 +43,11 @@ export class RedisRecentCache implements RecentCache {
   ) {}
 
   async putChats(chats: Chat[]): Promise<void> {
-    await this.putGrouped(chats, (c) => this.keys.recentChats(c.app), (c) => pack([c.number, c.name, c.messagesCount, c.createdAt, c.updatedAt] satisfies PackedChat));
+    await this.putGrouped(chats, CHAT_UPDATED_AT, (c) => this.keys.recentChats(c.app), (c) => pack([c.number, c.name, c.messagesCount, c.createdAt, c.updatedAt] satisfies PackedChat));
   }
 
   async putMessages(messages: Message[]): Promise<void> {
-    await this.putGrouped(messages, (m) => this.keys.recentMessages(m.app, m.chat), (m) => pack([m.number, m.body, m.createdAt, m.updatedAt] satisfies PackedMessage));
+    await this.putGrouped(messages, MESSAGE_UPDATED_AT, (m) => this.keys.recentMessages(m.app, m.chat), (m) => pack([m.number, m.body, m.createdAt, m.updatedAt] satisfies PackedMessage));
   }
 
   async getChat(app: string, number: number): Promise<Chat | null> {
@@ -62,13 +74,18 @@ export class RedisRecentCache implements RecentCache {
     return members.map((m) => toMessage(app, chat, m));
   }
 
-  private async putGrouped<T extends { number: number }>(items: T[], keyOf: (item: T) => string, encode: (item: T) => Buffer): Promise<void> {
+  private async putGrouped<T extends { number: number; updatedAt: number }>(
+    items: T[],
+    updatedAtPosition: number,
+    keyOf: (item: T) => string,
+    encode: (item: T) => Buffer,
+  ): Promise<void> {
     const groups = new Map<string, (string | number | Buffer)[]>();
     for (const item of items) {
       const key = keyOf(item);
       let args = groups.get(key);
-      if (!args) groups.set(key, (args = [this.perKey, this.ttlSeconds]));
-      args.push(item.number, encode(item));
+      if (!args) groups.set(key, (args = [this.perKey, this.ttlSeconds, updatedAtPosition]));
+      args.push(item.number, item.updatedAt, encode(item));
     }
     await Promise.all([...groups].map(([key, args]) => putScored.run(this.redis, [key], args)));
   }

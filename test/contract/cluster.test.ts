@@ -1,0 +1,128 @@
+// Every port contract against the cluster adapters on the real MariaDB, Redis,
+// RabbitMQ and Elasticsearch (memory.test.ts runs the same contracts in memory).
+// These are also the per-backend round trips through the project's own
+// adapter setup: MySQL write and read, Redis Lua, RabbitMQ publish-confirm and
+// consume, Elasticsearch index and search.
+
+import { after } from "node:test";
+import { Redis } from "ioredis";
+import { fileURLToPath } from "node:url";
+import { ElasticsearchSearchIndex } from "../../src/adapters/elasticsearch/elasticsearch-search.js";
+import { migrate } from "../../src/adapters/mysql/migrate.js";
+import { MysqlStore } from "../../src/adapters/mysql/mysql-store.js";
+import { RabbitConnection } from "../../src/adapters/rabbitmq/rabbit-connection.js";
+import { RabbitWriteConsumer } from "../../src/adapters/rabbitmq/rabbit-write-consumer.js";
+import { RabbitWriteQueue } from "../../src/adapters/rabbitmq/rabbit-write-queue.js";
+import { RedisKeys } from "../../src/adapters/redis/keys.js";
+import { RedisBus } from "../../src/adapters/redis/redis-bus.js";
+import { RedisWorkerHeartbeats } from "../../src/adapters/redis/redis-heartbeats.js";
+import { RedisLeaseLock } from "../../src/adapters/redis/redis-lock.js";
+import { RedisRecentCache } from "../../src/adapters/redis/redis-recent.js";
+import { RedisSequencer } from "../../src/adapters/redis/redis-sequencer.js";
+import { cleanupRun, deleteRedisPrefix } from "../support/cleanup.js";
+import { busContract } from "../support/contract-bus.js";
+import { heartbeatsContract } from "../support/contract-heartbeats.js";
+import { lockContract } from "../support/contract-lock.js";
+import { queueContract } from "../support/contract-queue.js";
+import { recentContract } from "../support/contract-recent.js";
+import { searchContract } from "../support/contract-search.js";
+import { sequencerContract } from "../support/contract-sequencer.js";
+import { storeContract } from "../support/contract-store.js";
+import { isolatedEnv } from "../support/env.js";
+
+const env = isolatedEnv("contract");
+const mysqlUrl = new URL(env.MYSQL_URL!);
+const sqlDir = fileURLToPath(new URL("../../sql", import.meta.url));
+let part = 0;
+/** A fresh key prefix / queue / alias per suite instance, all under this run's names. */
+const unique = (): string => `${++part}`;
+const redisClients: Redis[] = [];
+const redis = (): Redis => {
+  const client = new Redis(env.REDIS_URL!);
+  redisClients.push(client);
+  return client;
+};
+
+after(async () => {
+  for (const client of redisClients) client.disconnect();
+  await cleanupRun(env);
+});
+
+storeContract("mysql", async () => {
+  await migrate(mysqlUrl, sqlDir);
+  const store = new MysqlStore(mysqlUrl);
+  return {
+    store,
+    corruptCount: async (app, chat, value) => {
+      if (chat === null) await store.pool.query("UPDATE applications SET chats_count = ? WHERE token = ?", [value, app]);
+      else
+        await store.pool.query(
+          "UPDATE chats c JOIN applications a ON a.id = c.application_id SET c.messages_count = ? WHERE a.token = ? AND c.number = ?",
+          [value, app, chat],
+        );
+    },
+    cleanup: () => store.close(),
+  };
+});
+
+sequencerContract("redis", async () => {
+  const client = redis();
+  const keys = new RedisKeys(`${env.REDIS_PREFIX}seq${unique()}:`);
+  const sequencer = new RedisSequencer(client, keys);
+  await sequencer.setEpoch();
+  return { sequencer, loseState: async () => void (await deleteRedisPrefix(client, keys.prefix)), cleanup: async () => void (await deleteRedisPrefix(client, keys.prefix)) };
+});
+
+queueContract("rabbitmq", async () => {
+  const connection = new RabbitConnection(new URL(env.AMQP_URL!));
+  const name = `${env.QUEUE_NAME}${unique()}`;
+  const queue = new RabbitWriteQueue(connection, name, 5000);
+  const consumer = new RabbitWriteConsumer(connection, name, { prefetch: 10, batchMs: 5, onError: () => undefined });
+  return {
+    queue,
+    consumer,
+    cleanup: async () => {
+      await consumer.close();
+      await queue.close();
+      const channel = await connection.channel();
+      await channel.deleteQueue(name);
+      await channel.deleteQueue(`${name}.dead`);
+      await connection.close();
+    },
+  };
+});
+
+recentContract("redis", async () => {
+  const client = redis();
+  const keys = new RedisKeys(`${env.REDIS_PREFIX}recent${unique()}:`);
+  return { recent: new RedisRecentCache(client, keys, 20, 60), maxPerChat: 20, cleanup: async () => void (await deleteRedisPrefix(client, keys.prefix)) };
+});
+
+busContract("redis", async () => {
+  const keys = new RedisKeys(`${env.REDIS_PREFIX}bus${unique()}:`);
+  return { a: new RedisBus(redis(), redis(), keys), b: new RedisBus(redis(), redis(), keys), cleanup: async () => undefined };
+});
+
+lockContract("redis", async () => {
+  const client = redis();
+  const keys = new RedisKeys(`${env.REDIS_PREFIX}lock${unique()}:`);
+  return { a: new RedisLeaseLock(client, keys), b: new RedisLeaseLock(client, keys), cleanup: async () => void (await deleteRedisPrefix(client, keys.prefix)) };
+});
+
+heartbeatsContract("redis", async () => {
+  const client = redis();
+  const keys = new RedisKeys(`${env.REDIS_PREFIX}hb${unique()}:`);
+  return { heartbeats: new RedisWorkerHeartbeats(client, keys), cleanup: async () => void (await deleteRedisPrefix(client, keys.prefix)) };
+});
+
+searchContract("elasticsearch", async () => {
+  const alias = `${env.SEARCH_ALIAS}-c${unique()}`;
+  const search = new ElasticsearchSearchIndex({ node: env.ELASTICSEARCH_URL!, alias });
+  return {
+    search,
+    cleanup: async () => {
+      await search.client.indices.delete({ index: `${alias}-*` }).catch(() => undefined);
+      await search.close();
+    },
+  };
+});
