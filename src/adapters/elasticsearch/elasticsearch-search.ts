@@ -2,12 +2,13 @@
 // documents routed by chat, prefix matching on every word of the query.
 
 import { createHash } from "node:crypto";
-import { Client, type ClientOptions, type estypes } from "@elastic/elasticsearch";
+import { Client, errors, type ClientOptions, type estypes } from "@elastic/elasticsearch";
 import { DomainError, UnavailableError } from "../../domain/errors.js";
 import { limits } from "../../domain/limits.js";
 import type { Message, SearchHit } from "../../domain/types.js";
 import type { SearchIndex } from "../../ports/search.js";
-import { BODY_PREFIX_MAX_CHARS, messageIndexDefinition, type IndexShape, type MessageDocument } from "./mapping.js";
+import { messageIndexDefinition, type IndexShape, type MessageDocument } from "./mapping.js";
+import { buildQuery, queryWords } from "./query.js";
 import {
   bulkFailures,
   bulkOperations,
@@ -18,17 +19,6 @@ import {
   translateError,
   versionedIndex,
 } from "./shared.js";
-
-/** The query text is cut to this many code points before analysis (the HTTP layer
- * already rejects more than `limits.searchQueryMaxChars`; this bounds every other
- * caller). */
-export const MAX_QUERY_CHARS = 1024;
-/** At most this many words take part: each is one clause, so a pasted paragraph
- * cannot make a query with hundreds of clauses. */
-export const MAX_QUERY_TOKENS = 16;
-/** Each word is cut to this many code points: still a precise prefix, and it keeps
- * a 255-char token (the standard tokenizer's maximum) out of the query. */
-export const MAX_TOKEN_CHARS = 64;
 
 export interface ElasticsearchSearchOptions {
   /** Elasticsearch URL, e.g. http://127.0.0.1:9200. Ignored when `client` is given. */
@@ -99,9 +89,11 @@ export class ElasticsearchSearchIndex implements SearchIndex {
       const building = buildingAlias(this.alias);
       const targets = (await this.client.indices.existsAlias({ name: building })) ? [this.alias, building] : [this.alias];
       const response = await this.client.bulk({ operations: bulkOperations(messages, targets), refresh: false });
-      // A write to the building alias that finds it gone is fine: the alias
-      // resolves once per bulk, so the reindex swapped (and this bulk's write to
-      // the main alias reached the new index) or gave up (and its index is gone).
+      // A write to the building alias that finds it gone is fine. Elasticsearch
+      // resolves every item of a bulk against one cluster state, so the building
+      // alias being gone means the reindex had already swapped (and this bulk's
+      // write to the main alias reached the new index) or had given up (and its
+      // index is gone).
       const failures = bulkFailures(response, targets, (item, target) => target === building && item.status === 404);
       throwOnFailures(failures, messages.length);
     } catch (err) {
@@ -113,23 +105,26 @@ export class ElasticsearchSearchIndex implements SearchIndex {
     if (!Number.isInteger(limit) || limit < 1 || limit > limits.pageMax) {
       throw new DomainError("validation_failed", "invalid limit", [{ field: "limit", message: `must be an integer from 1 to ${limits.pageMax}` }]);
     }
-    const text = truncateCodePoints(query, MAX_QUERY_CHARS);
-    const fingerprint = queryFingerprint(app, chat, text);
+    const words = queryWords(query);
+    const fingerprint = queryFingerprint(app, chat, words);
     const cursor = after === null ? null : decodeCursor(after, fingerprint);
+    if (words.length === 0) return { hits: [], next: null };
     try {
-      const tokens = await this.analyze(text);
-      if (tokens.length === 0) return { hits: [], next: null };
-      const response = await this.client.search<MessageDocument>({
+      const request = (): Promise<estypes.SearchResponse<MessageDocument>> => this.client.search<MessageDocument>({
         index: this.alias,
         routing: chatRouting(app, chat),
         size: limit + 1,
         track_total_hits: false,
         allow_partial_search_results: false,
         _source: ["number", "body", "created_at"],
-        query: buildQuery(app, chat, tokens),
+        query: buildQuery(app, chat, words),
         sort: [{ _score: { order: "desc" } }, { number: { order: "desc" } }],
         ...(cursor === null ? {} : { search_after: [cursor.score, cursor.number] }),
       });
+      // One retry when Elasticsearch answered with a missing index or a shard
+      // failure: that is what a search sees if it resolved the alias just before a
+      // reindex swapped it and reached the old index just after it was deleted.
+      const response = await request().catch((err: unknown) => (isRetriableSearchError(err) ? request() : Promise.reject(err)));
       const raw = response.hits.hits;
       const hits: SearchHit[] = [];
       for (const hit of raw.slice(0, limit)) {
@@ -158,84 +153,27 @@ export class ElasticsearchSearchIndex implements SearchIndex {
   async close(): Promise<void> {
     if (this.ownsClient) await this.client.close();
   }
-
-  /**
-   * Words of the query exactly as the body was indexed (same field, same
-   * analyzer: lowercased, split per UAX#29, one token per CJK ideograph, emoji
-   * kept), so each can be matched as a prefix of an indexed word. Asking
-   * Elasticsearch costs one round trip but cannot disagree with the index the
-   * way a JavaScript re-implementation of its tokenizer would.
-   */
-  private async analyze(text: string): Promise<string[]> {
-    if (text.trim() === "") return [];
-    const { tokens = [] } = await this.client.indices.analyze({ index: this.alias, field: "body", text });
-    return tokens.slice(0, MAX_QUERY_TOKENS).map((t) => truncateCodePoints(t.token, MAX_TOKEN_CHARS));
-  }
 }
 
-/**
- * Every word must match the start of a word of the body (`must`, one `prefix`
- * per distinct word: a term lookup in `body._index_prefix` for words up to
- * max_chars, a term-dictionary walk beyond). `match_bool_prefix` would not do:
- * it makes only the last word a prefix and needs the others whole.
- *
- * Ranking (`should`, which only adds score): whole words (BM25 `match`; `or`, so
- * every whole word counts, not only all-or-nothing), words in the typed order as
- * prefixes (`span_near` over the prefix field), and the exact phrase.
- * None of this parses user text as query syntax: tokens are only ever values.
- */
-export function buildQuery(app: string, chat: number, tokens: readonly string[]): estypes.QueryDslQueryContainer {
-  const distinct = [...new Set(tokens)];
-  const phrase = tokens.join(" ");
-  const should: estypes.QueryDslQueryContainer[] = [{ match: { body: { query: phrase, boost: 1 } } }];
-  if (tokens.length > 1) {
-    should.push({ match_phrase: { body: { query: phrase, boost: 2 } } });
-    // Only when every word is within the prefix field's range: then each clause
-    // is a single term, never an expansion that could hit the clause limit.
-    // (Java counts UTF-16 units, as `.length` does.)
-    if (tokens.every((t) => t.length <= BODY_PREFIX_MAX_CHARS)) {
-      should.push({
-        span_near: {
-          clauses: tokens.map((t) => ({ span_multi: { match: { prefix: { body: { value: t } } } } })),
-          slop: 0,
-          in_order: true,
-          boost: 1,
-        },
-      });
-    }
-  }
-  return {
-    bool: {
-      filter: [{ term: { app } }, { term: { chat } }],
-      must: distinct.map((t) => ({ prefix: { body: { value: t } } })),
-      should,
-    },
-  };
-}
-
-export function truncateCodePoints(text: string, max: number): string {
-  if (text.length <= max) return text; // UTF-16 length ≥ code points
-  let end = 0;
-  let count = 0;
-  for (const ch of text) {
-    if (count === max) break;
-    end += ch.length;
-    count++;
-  }
-  return text.slice(0, end);
+function isRetriableSearchError(err: unknown): boolean {
+  if (!(err instanceof errors.ResponseError)) return false;
+  const status = err.statusCode ?? 0;
+  return status === 404 || status >= 500;
 }
 
 // --- cursor: base64url(JSON [score, number, fingerprint])
 //
-// The search_after values of the last hit. The fingerprint ties it to the
-// query it came from, so a cursor replayed with another q/chat is a 400 rather
-// than a silently odd page. Scores are stable while the chat's documents do not
-// change; an edit between two pages can shift them (no point-in-time is held).
+// The search_after values of the last hit. Score then number is a total order
+// within a chat (numbers are unique there, and routing keeps a chat on one
+// shard). The fingerprint ties the cursor to the query it came from, so one
+// replayed with another q/chat is a 400 rather than a silently odd page. Pages
+// are exact while the chat's documents do not change; an edit between two
+// pages can shift scores (no point-in-time is held open between requests).
 
 const MAX_CURSOR_CHARS = 256;
 
-function queryFingerprint(app: string, chat: number, text: string): string {
-  return createHash("sha256").update(`${app}\u0000${chat}\u0000${text}`).digest("base64url").slice(0, 12);
+function queryFingerprint(app: string, chat: number, words: readonly string[]): string {
+  return createHash("sha256").update(JSON.stringify([app, chat, words])).digest("base64url").slice(0, 12);
 }
 
 function encodeCursor(hit: estypes.SearchHit<MessageDocument>, fingerprint: string): string {
