@@ -164,15 +164,16 @@ export async function reindex(options: ReindexOptions): Promise<ReindexResult> {
 /** Indexes one page through the building alias; retries only the items
  * Elasticsearch pushed back on, with backoff; throws if any item still failed. */
 async function loadPage(client: Client, target: string, page: Message[], maxAttempts: number): Promise<void> {
-  let todo = page;
+  let todo = page.map((message, position) => ({ message, position }));
   let failures: ItemFailure[] = [];
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-    const response = await client.bulk({ operations: bulkOperations(todo, [target]), refresh: false });
-    failures = bulkFailures(response, [target]);
+    const response = await client.bulk({ operations: bulkOperations(todo.map((t) => t.message), [target]), refresh: false });
+    // Positions relative to the page, not to this attempt's subset.
+    failures = bulkFailures(response, [target]).map((f) => ({ ...f, position: todo[f.position]?.position ?? f.position }));
     if (failures.length === 0) return;
     if (!failures.every((f) => isRetriableStatus(f.status)) || attempt === maxAttempts) break;
     const retry = new Set(failures.map((f) => f.position));
-    todo = todo.filter((_, i) => retry.has(i));
+    todo = todo.filter((t) => retry.has(t.position));
     await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** attempt));
   }
   throw new BulkIndexError(failures.length, page.length, failures);
