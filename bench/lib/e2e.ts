@@ -1,0 +1,146 @@
+import { Pool } from "undici";
+import type WebSocket from "ws";
+import { Outcomes, Samples, is2xx, type LatencySummary } from "./stats.js";
+import { openSocket, request } from "./ws-send.js";
+
+// End-to-end realtime latency: REST creates on one API process at a fixed,
+// open-loop rate (a send is due every 1/rate s whether or not earlier ones
+// answered), subscribers connected to another API process. The body carries
+// the send time (performance.now() of this process), so latency is measured
+// on one clock: body built → `message` frame parsed on the subscriber.
+
+export interface E2eLoad {
+  restOrigin: string;
+  wsUrl: string;
+  app: string;
+  chat: number;
+  /** Creates per second. */
+  rate: number;
+  durationS: number;
+  connections: number;
+  subscribers: number;
+  /** How long to wait for stragglers after the last create answered. */
+  tailMs?: number;
+}
+
+export interface E2eResult {
+  durationS: number;
+  sent: number;
+  achievedPerSec: number;
+  created: number;
+  non2xx: number;
+  errors: number;
+  statusCodes: Record<string, number>;
+  /** Per subscriber: created messages that never arrived, and duplicates. */
+  missing: number;
+  duplicates: number;
+  outOfOrder: number;
+  rest: LatencySummary;
+  e2e: LatencySummary;
+}
+
+export async function runE2e(load: E2eLoad): Promise<E2eResult> {
+  const subs: WebSocket[] = [];
+  try {
+    for (let i = 0; i < load.subscribers; i++) {
+      const ws = await openSocket(load.wsUrl);
+      subs.push(ws);
+      const reply = await request(ws, { op: "subscribe", app: load.app, chat: load.chat });
+      if (reply.op === "error") throw new Error(`subscribe refused: ${JSON.stringify(reply)}`);
+    }
+  } catch (err) {
+    subs.forEach((ws) => ws.terminate());
+    throw err;
+  }
+
+  const e2e = new Samples();
+  const seen = subs.map(() => new Set<number>());
+  let duplicates = 0;
+  let outOfOrder = 0;
+  subs.forEach((ws, i) => {
+    let last = 0;
+    ws.on("message", (data) => {
+      const now = performance.now();
+      let frame: { op?: string; number?: number; body?: string };
+      try {
+        frame = JSON.parse(data.toString()) as typeof frame;
+      } catch {
+        return;
+      }
+      if (frame.op !== "message" || typeof frame.body !== "string" || !frame.body.startsWith("e2e:")) return;
+      const sentAt = Number(frame.body.slice(frame.body.lastIndexOf(":") + 1));
+      const number = frame.number ?? 0;
+      if (seen[i]!.has(number)) duplicates++;
+      seen[i]!.add(number);
+      if (number < last) outOfOrder++;
+      last = number;
+      e2e.add(now - sentAt);
+    });
+  });
+
+  const pool = new Pool(load.restOrigin, { connections: load.connections, pipelining: 1 });
+  const path = `/api/v1/applications/${load.app}/chats/${load.chat}/messages`;
+  const rest = new Samples();
+  const outcomes = new Outcomes();
+  const createdNumbers = new Set<number>();
+  let errors = 0;
+  let sent = 0;
+  const total = Math.max(1, Math.round(load.rate * load.durationS));
+  const inflight: Promise<void>[] = [];
+  const fire = (): void => {
+    const seq = ++sent;
+    const t = performance.now();
+    const body = JSON.stringify({ body: `e2e:${seq}:${t.toFixed(3)}` });
+    inflight.push(
+      pool
+        .request({ path, method: "POST", headers: { "content-type": "application/json" }, body })
+        .then(async (res) => {
+          const text = await res.body.text();
+          outcomes.add(res.statusCode);
+          if (res.statusCode >= 200 && res.statusCode < 300) {
+            rest.add(performance.now() - t);
+            createdNumbers.add((JSON.parse(text) as { number: number }).number);
+          }
+        })
+        .catch(() => {
+          errors++;
+        }),
+    );
+  };
+  const started = performance.now();
+  await new Promise<void>((resolve) => {
+    const tick = (): void => {
+      const due = Math.min(total, Math.floor(((performance.now() - started) * load.rate) / 1000));
+      while (sent < due) fire();
+      if (sent >= total) resolve();
+      else setTimeout(tick, 1);
+    };
+    tick();
+  });
+  const sendWindowS = (performance.now() - started) / 1000;
+  await Promise.all(inflight);
+  // Wait for the subscribers to catch up with everything that was created.
+  const deadline = performance.now() + (load.tailMs ?? 3000);
+  while (performance.now() < deadline && seen.some((s) => [...createdNumbers].some((n) => !s.has(n)))) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  let missing = 0;
+  for (const s of seen) for (const n of createdNumbers) if (!s.has(n)) missing++;
+  subs.forEach((ws) => ws.close(1000));
+  await pool.close();
+  const created = outcomes.count(is2xx);
+  return {
+    durationS: Math.round(sendWindowS * 100) / 100,
+    sent,
+    achievedPerSec: created / sendWindowS,
+    created,
+    non2xx: outcomes.count((c) => !is2xx(c)),
+    errors,
+    statusCodes: outcomes.byCode,
+    missing,
+    duplicates,
+    outOfOrder,
+    rest: rest.summary(),
+    e2e: e2e.summary(),
+  };
+}

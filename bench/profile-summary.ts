@@ -1,0 +1,140 @@
+// Summarizes a V8 .cpuprofile (node --cpu-prof): top functions by self time,
+// and self time by where the code lives (our src/, each npm package, node
+// internals, V8/GC). Usage: tsx bench/profile-summary.ts <file.cpuprofile> [top=10]
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+
+interface CallFrame {
+  functionName: string;
+  url: string;
+  lineNumber: number;
+  columnNumber: number;
+}
+interface ProfileNode {
+  id: number;
+  callFrame: CallFrame;
+}
+export interface CpuProfile {
+  nodes: ProfileNode[];
+  startTime: number;
+  endTime: number;
+  samples: number[];
+  timeDeltas: number[];
+}
+
+export interface SelfTimeRow {
+  function: string;
+  location: string;
+  area: string;
+  selfMs: number;
+  /** Share of all sampled time, and of the time the thread was not idle. */
+  pctTotal: number;
+  pctBusy: number;
+}
+
+export interface ProfileSummary {
+  totalMs: number;
+  idleMs: number;
+  busyMs: number;
+  top: SelfTimeRow[];
+  byArea: { area: string; selfMs: number; pctBusy: number }[];
+}
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+
+function areaOf(frame: CallFrame): string {
+  const url = frame.url;
+  if (!url) return frame.functionName.startsWith("(") ? frame.functionName : "(native)";
+  if (url.startsWith("node:")) return "node internals";
+  const nm = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
+  if (nm) return nm[1]!;
+  const path = url.replace(/^file:\/\//, "");
+  if (path.startsWith(root)) return path.slice(root.length).split("/").slice(0, 2).join("/");
+  return "other";
+}
+
+function locationOf(frame: CallFrame): string {
+  if (!frame.url) return "";
+  const path = frame.url.replace(/^file:\/\//, "").replace(root, "");
+  return `${path}:${frame.lineNumber + 1}`;
+}
+
+export function summarize(profile: CpuProfile, top = 10): ProfileSummary {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const selfUs = new Map<number, number>();
+  // Sample i lasts until sample i+1 (DevTools' convention); the last one gets the mean.
+  const n = profile.samples.length;
+  const mean = n > 0 ? (profile.endTime - profile.startTime) / n : 0;
+  for (let i = 0; i < n; i++) {
+    const dt = i + 1 < n ? profile.timeDeltas[i + 1]! : mean;
+    const id = profile.samples[i]!;
+    selfUs.set(id, (selfUs.get(id) ?? 0) + Math.max(0, dt));
+  }
+  const rows = new Map<string, { frame: CallFrame; us: number }>();
+  let totalUs = 0;
+  let idleUs = 0;
+  for (const [id, us] of selfUs) {
+    const frame = byId.get(id)!.callFrame;
+    totalUs += us;
+    if (frame.functionName === "(idle)") idleUs += us;
+    const key = `${frame.functionName}|${frame.url}|${frame.lineNumber}|${frame.columnNumber}`;
+    const row = rows.get(key) ?? { frame, us: 0 };
+    row.us += us;
+    rows.set(key, row);
+  }
+  const busyUs = totalUs - idleUs;
+  const ms = (us: number): number => Math.round(us / 100) / 10;
+  const pct = (us: number, of: number): number => (of > 0 ? Math.round((1000 * us) / of) / 10 : 0);
+  const areas = new Map<string, number>();
+  for (const { frame, us } of rows.values()) {
+    if (frame.functionName === "(idle)") continue;
+    const area = areaOf(frame);
+    areas.set(area, (areas.get(area) ?? 0) + us);
+  }
+  return {
+    totalMs: ms(totalUs),
+    idleMs: ms(idleUs),
+    busyMs: ms(busyUs),
+    top: [...rows.values()]
+      .filter(({ frame }) => frame.functionName !== "(idle)")
+      .sort((a, b) => b.us - a.us)
+      .slice(0, top)
+      .map(({ frame, us }) => ({
+        function: frame.functionName || "(anonymous)",
+        location: locationOf(frame),
+        area: areaOf(frame),
+        selfMs: ms(us),
+        pctTotal: pct(us, totalUs),
+        pctBusy: pct(us, busyUs),
+      })),
+    byArea: [...areas.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 15)
+      .map(([area, us]) => ({ area, selfMs: ms(us), pctBusy: pct(us, busyUs) })),
+  };
+}
+
+export function formatSummary(s: ProfileSummary): string {
+  const lines = [
+    `sampled ${s.totalMs} ms: busy ${s.busyMs} ms, idle ${s.idleMs} ms`,
+    "",
+    "| # | self ms | % busy | function | location |",
+    "|---:|---:|---:|---|---|",
+    ...s.top.map((r, i) => `| ${i + 1} | ${r.selfMs} | ${r.pctBusy} | \`${r.function}\` | ${r.location || r.area} |`),
+    "",
+    "| area | self ms | % busy |",
+    "|---|---:|---:|",
+    ...s.byArea.map((a) => `| ${a.area} | ${a.selfMs} | ${a.pctBusy} |`),
+  ];
+  return lines.join("\n");
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const file = process.argv[2];
+  if (!file) {
+    process.stderr.write("usage: tsx bench/profile-summary.ts <file.cpuprofile> [top]\n");
+    process.exit(2);
+  }
+  const summary = summarize(JSON.parse(readFileSync(file, "utf8")) as CpuProfile, Number(process.argv[3] ?? 10));
+  process.stdout.write(`${formatSummary(summary)}\n`);
+}

@@ -1,0 +1,436 @@
+// npm run bench [-- --duration 10] [--smoke] [--only REGEX] [--targets product,baseline,ceiling] [--profile]
+//
+// One run, one machine, three servers side by side:
+//   product   cluster mode: API process A (takes the load), API process B
+//             (WebSocket subscribers for the end-to-end scenario), one worker,
+//             on the local MariaDB, Redis, RabbitMQ and Elasticsearch;
+//   baseline  bench/baseline/server.ts, write-through to MySQL per create;
+//   ceiling   bench/ceiling/server.ts, the same uWS routes with no backend.
+// Each scenario runs against every target that supports it, one after the
+// other (baseline, ceiling, product), then the product's queues are allowed
+// to drain so one scenario's backlog never loads the next. Results go to
+// stdout (a Markdown table) and .cache/bench/*.json. Nothing here asserts a
+// timing; --smoke only checks that every scenario produced answers.
+import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { cpus, totalmem } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { runE2e } from "./lib/e2e.js";
+import { runHttpLoad, type HttpLoadResult } from "./lib/http-load.js";
+import { repoRoot } from "./lib/procs.js";
+import type { LatencySummary } from "./lib/stats.js";
+import { startBaseline, startCeiling, startProduct, type Target, type TargetName } from "./lib/targets.js";
+import { openSocket, runWsSend } from "./lib/ws-send.js";
+import { formatSummary, summarize, type CpuProfile } from "./profile-summary.js";
+
+const { values: flags } = parseArgs({
+  options: {
+    duration: { type: "string" },
+    smoke: { type: "boolean", default: false },
+    only: { type: "string" },
+    targets: { type: "string" },
+    profile: { type: "boolean", default: false },
+    rate: { type: "string" },
+    "drain-count": { type: "string" },
+    chats: { type: "string" },
+  },
+});
+
+const smoke = flags.smoke === true;
+const num = (raw: string | undefined, fallback: number, name: string): number => {
+  if (raw === undefined) return fallback;
+  const v = Number(raw);
+  if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name} must be a positive number, got ${raw}`);
+  return v;
+};
+const cfg = {
+  durationS: num(flags.duration, smoke ? 0.2 : 10, "duration"),
+  spreadChats: num(flags.chats, smoke ? 20 : 1000, "chats"),
+  seedMessages: smoke ? 20 : 200,
+  drainCount: num(flags["drain-count"], smoke ? 200 : 20_000, "drain-count"),
+  e2eRate: num(flags.rate, smoke ? 200 : 5000, "rate"),
+  e2eConnections: 50,
+  e2eSubscribers: smoke ? 1 : 2,
+  wsSockets: smoke ? 10 : 50,
+  wsWindow: 4,
+  settleTimeoutMs: smoke ? 20_000 : 180_000,
+};
+/**
+ * How long an HTTP run lasts: --duration seconds; in the smoke a fixed count
+ * (two requests per connection), so a slow first answer can never leave a
+ * run with nothing to show, whatever the machine is doing.
+ */
+const span = (connections: number): { durationS: number } | { amount: number } => (smoke ? { amount: 2 * connections } : { durationS: cfg.durationS });
+const targetNames = (flags.targets ?? (flags.profile ? "product" : "baseline,ceiling,product")).split(",").map((t) => t.trim()) as TargetName[];
+for (const t of targetNames) if (!["baseline", "ceiling", "product"].includes(t)) throw new Error(`unknown target ${t}`);
+const only = flags.only ? new RegExp(flags.only) : flags.profile ? /^create-hot-c50$/ : null;
+
+const log = (line: string): void => {
+  process.stderr.write(`[bench] ${line}\n`);
+};
+
+// --- results
+
+type Status = "ok" | "pending" | "n/a" | "failed";
+
+interface Row {
+  scenario: string;
+  target: TargetName;
+  status: Status;
+  note?: string;
+  /** Successful operations per second (2xx, acks, durable rows for drain). */
+  perSec: number | null;
+  latency: LatencySummary | null;
+  ok: number;
+  non2xx: number;
+  errors: number;
+  vsBaseline?: number | null;
+  vsCeiling?: number | null;
+  detail?: Record<string, unknown>;
+}
+
+interface Scenario {
+  id: string;
+  title: string;
+  targets: TargetName[];
+  run(target: Target): Promise<Omit<Row, "scenario" | "target">>;
+}
+
+const fromHttp = (r: HttpLoadResult, extra: Record<string, unknown> = {}): Omit<Row, "scenario" | "target"> => ({
+  status: "ok",
+  perSec: r.okPerSec,
+  latency: r.latency,
+  ok: r.ok,
+  non2xx: r.non2xx,
+  errors: r.errors,
+  detail: { durationS: r.durationS, statusCodes: r.statusCodes, timeouts: r.timeouts, ...extra },
+});
+
+const messagesPath = (t: Target, chat: number): string => `/api/v1/applications/${t.app}/chats/${chat}/messages`;
+let bodySeq = 0;
+const nextBody = (): string => `{"body":"bench message ${++bodySeq}"}`;
+const STATIC_BODY = '{"body":"bench message: hello, world"}';
+
+function createScenario(kind: "hot" | "spread", connections: number): Scenario {
+  return {
+    id: `create-${kind}-c${connections}`,
+    title: `POST message, ${kind === "hot" ? "one hot chat" : `spread over ${cfg.spreadChats} chats`}, ${connections} connections`,
+    targets: ["baseline", "ceiling", "product"],
+    async run(t) {
+      const r = await runHttpLoad(
+        kind === "hot"
+          ? { origin: t.origin, method: "POST", path: messagesPath(t, t.chats.hot), body: STATIC_BODY, connections, ...span(connections) }
+          : {
+              origin: t.origin,
+              method: "POST",
+              path: () => messagesPath(t, 1 + Math.floor(Math.random() * t.chats.spread)),
+              body: nextBody,
+              connections,
+              ...span(connections),
+            },
+      );
+      return fromHttp(r);
+    },
+  };
+}
+
+const scenarios: Scenario[] = [
+  createScenario("hot", 50),
+  createScenario("hot", 200),
+  createScenario("spread", 50),
+  createScenario("spread", 200),
+  {
+    id: "get-newest-c50",
+    title: "GET newest page of messages (50) of the hot chat, 50 connections",
+    targets: ["baseline", "ceiling", "product"],
+    async run(t) {
+      return fromHttp(await runHttpLoad({ origin: t.origin, method: "GET", path: messagesPath(t, t.chats.hot), connections: 50, ...span(50) }));
+    },
+  },
+  {
+    id: "get-one-c50",
+    title: "GET one message (random number in the hot chat), 50 connections",
+    targets: ["baseline", "ceiling", "product"],
+    async run(t) {
+      const max = Math.max(1, await t.maxNumber(t.chats.hot));
+      const r = await runHttpLoad({
+        origin: t.origin,
+        method: "GET",
+        path: () => `${messagesPath(t, t.chats.hot)}/${1 + Math.floor(Math.random() * max)}`,
+        connections: 50,
+        ...span(50),
+      });
+      return fromHttp(r, { numbersFrom: `1..${max}` });
+    },
+  },
+  {
+    id: "drain",
+    title: `Queue drain: ${cfg.drainCount} creates (50 connections, one chat), then until MySQL holds every acknowledged one`,
+    targets: ["baseline", "product"],
+    async run(t) {
+      const chat = t.chats.drain;
+      const before = (await t.countMessages(chat)) ?? 0;
+      const acked = new Set<number>();
+      const r = await runHttpLoad({
+        origin: t.origin,
+        method: "POST",
+        path: messagesPath(t, chat),
+        body: nextBody,
+        connections: 50,
+        amount: cfg.drainCount,
+        onBody: (status, body) => {
+          if (status === 201) acked.add((JSON.parse(body) as { number: number }).number);
+        },
+      });
+      const createdAt = performance.now();
+      let persisted = 0;
+      let drainMs: number | null = null;
+      while (performance.now() - createdAt < cfg.settleTimeoutMs) {
+        persisted = ((await t.countMessages(chat)) ?? 0) - before;
+        if (persisted >= acked.size) {
+          drainMs = performance.now() - createdAt;
+          break;
+        }
+        await new Promise((res) => setTimeout(res, 25));
+      }
+      const numbers = (await t.messageNumbers(chat)) ?? new Set<number>();
+      const lost = [...acked].filter((n) => !numbers.has(n)).length;
+      const totalS = r.durationS + (drainMs ?? cfg.settleTimeoutMs) / 1000;
+      return {
+        status: drainMs === null ? "failed" : "ok",
+        note: [
+          drainMs === null ? `not drained after ${cfg.settleTimeoutMs} ms (${persisted}/${acked.size})` : `drain ${Math.round(drainMs)} ms after the last ack`,
+          lost ? `${lost} ACKNOWLEDGED MESSAGES MISSING FROM MYSQL` : "",
+        ]
+          .filter(Boolean)
+          .join("; "),
+        // Durable rate: acknowledged messages per second until the last one is in MySQL.
+        perSec: acked.size / totalS,
+        latency: r.latency,
+        ok: acked.size,
+        non2xx: r.non2xx,
+        errors: r.errors + lost,
+        detail: { createS: r.durationS, createPerSec: r.okPerSec, drainMs, persisted, acked: acked.size, lostAcknowledged: lost, statusCodes: r.statusCodes },
+      };
+    },
+  },
+  {
+    id: "ws-send-hot",
+    title: `WebSocket send → ack, one hot chat, ${cfg.wsSockets} sockets × ${cfg.wsWindow} in flight`,
+    targets: ["ceiling", "product"],
+    async run(t) {
+      try {
+        (await openSocket(t.wsUrl, 3000)).terminate();
+      } catch (err) {
+        return { status: "pending", note: `pending /ws (${err instanceof Error ? err.message : String(err)})`, perSec: null, latency: null, ok: 0, non2xx: 0, errors: 0 };
+      }
+      const r = await runWsSend({ url: t.wsUrl, app: t.app, chat: t.chats.hot, sockets: cfg.wsSockets, window: cfg.wsWindow, durationS: cfg.durationS });
+      return {
+        status: "ok",
+        perSec: r.okPerSec,
+        latency: r.latency,
+        ok: r.ok,
+        non2xx: r.rejected,
+        errors: r.errors,
+        detail: { durationS: r.durationS, outcomes: r.outcomes, closes: r.closes, unanswered: r.unanswered },
+      };
+    },
+  },
+  {
+    id: "e2e-rest-to-ws",
+    title: `End to end: REST create at ${cfg.e2eRate}/s → WebSocket subscriber on another API process`,
+    targets: ["ceiling", "product"],
+    async run(t) {
+      try {
+        (await openSocket(t.wsUrlOther, 3000)).terminate();
+      } catch (err) {
+        return { status: "pending", note: `pending /ws (${err instanceof Error ? err.message : String(err)})`, perSec: null, latency: null, ok: 0, non2xx: 0, errors: 0 };
+      }
+      const r = await runE2e({
+        restOrigin: t.origin,
+        wsUrl: t.wsUrlOther,
+        app: t.app,
+        chat: t.chats.e2e,
+        rate: cfg.e2eRate,
+        durationS: cfg.durationS,
+        connections: cfg.e2eConnections,
+        subscribers: cfg.e2eSubscribers,
+      });
+      const problems = [r.missing && `${r.missing} created messages never reached a subscriber`, r.duplicates && `${r.duplicates} duplicates`, r.outOfOrder && `${r.outOfOrder} out of order`].filter(Boolean);
+      return {
+        status: "ok",
+        note: [t.name === "ceiling" ? "one process, uWS topic (no Redis)" : "", ...problems].filter(Boolean).join("; ") || undefined,
+        perSec: r.achievedPerSec,
+        latency: r.e2e,
+        ok: r.created,
+        non2xx: r.non2xx,
+        errors: r.errors + r.missing,
+        detail: { ...r },
+      };
+    },
+  },
+];
+
+// --- formatting
+
+const fmt = (v: number | null | undefined, digits = 0): string => (v === null || v === undefined ? "—" : v.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits }));
+const fmtMs = (v: number | null | undefined): string => (v === null || v === undefined ? "—" : v < 10 ? v.toFixed(2) : v < 100 ? v.toFixed(1) : v.toFixed(0));
+const fmtRatio = (v: number | null | undefined): string => (v === null || v === undefined ? "—" : `${v < 10 ? v.toFixed(2) : v.toFixed(1)}×`);
+
+function table(rows: Row[]): string {
+  const out = [
+    "| scenario | target | ok/s | p50 ms | p99 ms | ok | non-2xx | errors | vs baseline | vs ceiling | notes |",
+    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+  ];
+  for (const r of rows) {
+    out.push(
+      `| ${r.scenario} | ${r.target} | ${fmt(r.perSec)} | ${fmtMs(r.latency?.p50)} | ${fmtMs(r.latency?.p99)} | ${r.status === "ok" ? fmt(r.ok) : "—"} | ${r.status === "ok" ? fmt(r.non2xx) : "—"} | ${r.status === "ok" ? fmt(r.errors) : "—"} | ${fmtRatio(r.vsBaseline)} | ${fmtRatio(r.vsCeiling)} | ${r.status === "ok" ? (r.note ?? "") : `${r.status}${r.note ? `: ${r.note}` : ""}`} |`,
+    );
+  }
+  return out.join("\n");
+}
+
+function addRatios(rows: Row[]): void {
+  for (const r of rows) {
+    if (r.status !== "ok" || r.perSec === null) continue;
+    const peer = (name: TargetName): Row | undefined => rows.find((x) => x.scenario === r.scenario && x.target === name && x.status === "ok" && x.perSec);
+    const base = peer("baseline");
+    const ceil = peer("ceiling");
+    // A fixed-rate scenario has the same ok/s everywhere by design: compare nothing.
+    if (r.scenario.startsWith("e2e")) continue;
+    r.vsBaseline = base ? r.perSec / base.perSec! : null;
+    r.vsCeiling = ceil ? r.perSec / ceil.perSec! : null;
+  }
+}
+
+// --- main
+
+async function main(): Promise<void> {
+  const outDir = join(repoRoot, ".cache", "bench");
+  mkdirSync(outDir, { recursive: true });
+  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+  const profileDir = flags.profile ? join(outDir, `profile-${stamp}`) : undefined;
+  const selected = scenarios.filter((s) => !only || only.test(s.id));
+  if (selected.length === 0) throw new Error(`--only ${flags.only} matches no scenario (${scenarios.map((s) => s.id).join(", ")})`);
+
+  const started = Date.now();
+  const targets = new Map<TargetName, Target>();
+  let product: Awaited<ReturnType<typeof startProduct>> | null = null;
+  const stopAll = async (): Promise<void> => {
+    await Promise.all([...targets.values()].map((t) => t.stop().catch((err: unknown) => log(`stopping ${t.name}: ${String(err)}`))));
+    targets.clear();
+  };
+  let interrupted = false;
+  process.once("SIGINT", () => {
+    interrupted = true;
+    log("interrupted: stopping servers and cleaning up");
+    void stopAll().finally(() => process.exit(130));
+  });
+
+  const rows: Row[] = [];
+  const settles: Record<string, unknown>[] = [];
+  let profileText: string | null = null;
+  let profileSummary: unknown = null;
+  let fatal: unknown = null;
+  try {
+    log(`config ${JSON.stringify({ ...cfg, smoke, targets: targetNames, only: flags.only ?? null, profile: flags.profile })}`);
+    if (targetNames.includes("ceiling")) targets.set("ceiling", await startCeiling({ spreadChats: cfg.spreadChats }, log));
+    if (targetNames.includes("baseline")) targets.set("baseline", await startBaseline({ spreadChats: cfg.spreadChats, seedMessages: cfg.seedMessages }, log));
+    if (targetNames.includes("product")) {
+      product = await startProduct({ spreadChats: cfg.spreadChats, seedMessages: cfg.seedMessages, profileDir }, log);
+      targets.set("product", product);
+      const s = await product.settle(cfg.settleTimeoutMs);
+      log(`product ready (setup backlog settled in ${s.ms} ms)`);
+    }
+    log(`setup done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+
+    for (const scenario of selected) {
+      for (const name of ["baseline", "ceiling", "product"] as const) {
+        const target = targets.get(name);
+        if (!target) continue;
+        if (!scenario.targets.includes(name)) {
+          rows.push({ scenario: scenario.id, target: name, status: "n/a", note: name === "baseline" ? "no WebSocket in the write-through design" : "nothing durable to drain", perSec: null, latency: null, ok: 0, non2xx: 0, errors: 0 });
+          continue;
+        }
+        if (!target.health().alive) {
+          rows.push({ scenario: scenario.id, target: name, status: "failed", note: "server process is gone", perSec: null, latency: null, ok: 0, non2xx: 0, errors: 0 });
+          continue;
+        }
+        const t0 = Date.now();
+        let row: Row;
+        try {
+          row = { scenario: scenario.id, target: name, ...(await scenario.run(target)) };
+        } catch (err) {
+          row = { scenario: scenario.id, target: name, status: "failed", note: err instanceof Error ? err.message : String(err), perSec: null, latency: null, ok: 0, non2xx: 0, errors: 0 };
+        }
+        rows.push(row);
+        log(
+          `${scenario.id} ${name}: ${row.status} ${fmt(row.perSec)} ok/s p50 ${fmtMs(row.latency?.p50)} p99 ${fmtMs(row.latency?.p99)} ms ok ${row.ok} non-2xx ${row.non2xx} errors ${row.errors}${row.note ? ` (${row.note})` : ""} [${((Date.now() - t0) / 1000).toFixed(1)} s]`,
+        );
+      }
+      if (product && scenario.targets.includes("product")) {
+        const s = await product.settle(cfg.settleTimeoutMs);
+        settles.push({ after: scenario.id, ...s });
+        if (!s.settled) log(`product still has ${s.backlog} queued after ${scenario.id} (waited ${s.ms} ms)`);
+        else if (s.ms > 1000) log(`product backlog after ${scenario.id} drained in ${s.ms} ms`);
+      }
+      if (interrupted) return;
+    }
+
+    if (product && profileDir) {
+      await product.stopApiA();
+      const file = readdirSync(profileDir).find((f) => f.endsWith(".cpuprofile"));
+      if (!file) throw new Error(`no .cpuprofile written in ${profileDir}`);
+      const { readFileSync } = await import("node:fs");
+      const summary = summarize(JSON.parse(readFileSync(join(profileDir, file), "utf8")) as CpuProfile, 10);
+      profileSummary = { file: join(profileDir, file), ...summary };
+      profileText = formatSummary(summary);
+    }
+  } catch (err) {
+    fatal = err;
+    throw err;
+  } finally {
+    const health = [...targets.values()].map((t) => ({ target: t.name, ...t.health() }));
+    await stopAll();
+    addRatios(rows);
+    const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? "?", memGiB: Math.round(totalmem() / 2 ** 30), node: process.version, platform: `${process.platform}-${process.arch}` };
+    const report = { startedAt: new Date(started).toISOString(), wallS: (Date.now() - started) / 1000, machine, config: { ...cfg, smoke, targets: targetNames }, rows, settles, health, profile: profileSummary };
+    const name = `${smoke ? "smoke" : flags.profile ? "profile" : "bench"}-${stamp}.json`;
+    writeFileSync(join(outDir, name), `${JSON.stringify(report, null, 2)}\n`);
+    writeFileSync(join(outDir, smoke ? "latest-smoke.json" : "latest.json"), `${JSON.stringify(report, null, 2)}\n`);
+
+    process.stdout.write(`\n## Results (${machine.cpus} cores, ${machine.memGiB} GiB, Node ${machine.node}; ${smoke ? "SMOKE: tiny durations, figures meaningless" : `${cfg.durationS} s per run`})\n\n`);
+    process.stdout.write(`${table(rows)}\n\n`);
+    for (const s of selected) process.stdout.write(`- ${s.id}: ${s.title}\n`);
+    const problems = health.flatMap((h) => h.problems);
+    if (problems.length) {
+      process.stdout.write(`\n### Logged by the servers (${problems.length} lines, first 20)\n\n`);
+      for (const p of problems.slice(0, 20)) process.stdout.write(`- ${p}\n`);
+    }
+    if (profileText) process.stdout.write(`\n### CPU profile of API process A (self time)\n\n${profileText}\n`);
+    process.stdout.write(`\nJSON: ${join(".cache", "bench", name)}\n`);
+
+    if (smoke) {
+      // The smoke checks that the harness works end to end, never a timing.
+      const broken = rows.filter((r) => r.status === "failed" || (r.status === "ok" && r.ok === 0));
+      const dead = health.filter((h) => !h.alive);
+      if (fatal) {
+        process.stderr.write("smoke FAILED: the run did not complete (see below)\n");
+        process.exitCode = 1;
+      } else if (broken.length || dead.length) {
+        process.stderr.write(`smoke FAILED: ${[...broken.map((r) => `${r.scenario}/${r.target}: ${r.status} ${r.note ?? "no successful answer"}`), ...dead.map((d) => `${d.target} died`)].join("; ")}\n`);
+        process.exitCode = 1;
+      } else {
+        process.stderr.write(`smoke ok: ${rows.filter((r) => r.status === "ok").length} runs answered, ${rows.filter((r) => r.status === "pending").length} pending, in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+      }
+    }
+  }
+}
+
+main().then(
+  () => process.exit(process.exitCode ?? 0),
+  (err: unknown) => {
+    process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);
