@@ -174,8 +174,9 @@ es_start() {
     -Ehttp.port="$ES_PORT"
     -Epath.data="$ES_DATA"
     -Epath.logs="$ES_LOGS"
-    # The integ-test-zip ships the x-pack-core and x-pack-security modules, so
-    # this setting is known (and needed: without it ES 8 wants TLS + passwords).
+    # Accepted: the integ-test-zip does ship the x-pack-core and x-pack-security
+    # modules (core alone would reject it as an unknown setting), and ES 8
+    # turns security on by default, which would demand credentials.
     -Expack.security.enabled=false
     # Never flip indices read-only because the CI disk is nearly full.
     -Ecluster.routing.allocation.disk.threshold_enabled=false
