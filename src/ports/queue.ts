@@ -15,7 +15,17 @@ export interface Delivery {
   events: WriteEvent[];
 }
 
-/** Worker side: batches of deliveries; the handler's success acks them all. */
+/** Thrown by a handler when retrying cannot help: the batch is dead-lettered
+ * (kept for inspection) instead of being retried forever. */
+export class PoisonBatchError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "PoisonBatchError";
+  }
+}
+
+/** Worker side: batches of deliveries; the handler's success acks them all,
+ * any other failure retries them with backoff. */
 export interface WriteConsumer {
   start(handler: (batch: WriteEvent[]) => Promise<void>): Promise<void>;
   /** Deliveries currently held (received, not yet acked). */

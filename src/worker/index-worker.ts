@@ -1,7 +1,9 @@
-import type { WriteConsumer } from "../ports/queue.js";
+import { UnavailableError } from "../domain/errors.js";
+import { PoisonBatchError, type WriteConsumer } from "../ports/queue.js";
 import type { SearchIndex } from "../ports/search.js";
 
-/** Bulk-indexes message writes; a failed batch stays unacked and is retried. */
+/** Bulk-indexes message writes. A batch the index could not take for now is
+ * retried; one it rejected for good goes to the dead-letter queue. */
 export class IndexWorker {
   constructor(
     private readonly consumer: WriteConsumer,
@@ -11,7 +13,13 @@ export class IndexWorker {
   async start(): Promise<void> {
     await this.consumer.start(async (batch) => {
       const messages = batch.flatMap((e) => (e.kind === "message" ? [e.message] : []));
-      if (messages.length > 0) await this.search.index(messages);
+      if (messages.length === 0) return;
+      try {
+        await this.search.index(messages);
+      } catch (err) {
+        if (err instanceof UnavailableError) throw err;
+        throw new PoisonBatchError("the search index rejected this batch", { cause: err });
+      }
     });
   }
 

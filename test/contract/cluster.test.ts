@@ -19,7 +19,7 @@ import { RedisWorkerHeartbeats } from "../../src/adapters/redis/redis-heartbeats
 import { RedisLeaseLock } from "../../src/adapters/redis/redis-lock.js";
 import { RedisRecentCache } from "../../src/adapters/redis/redis-recent.js";
 import { RedisSequencer } from "../../src/adapters/redis/redis-sequencer.js";
-import { cleanupRun, deleteRedisPrefix } from "../support/cleanup.js";
+import { cleanupRun, deleteIndices, deleteRedisPrefix } from "../support/cleanup.js";
 import { busContract } from "../support/contract-bus.js";
 import { heartbeatsContract } from "../support/contract-heartbeats.js";
 import { lockContract } from "../support/contract-lock.js";
@@ -121,8 +121,8 @@ searchContract("elasticsearch", async () => {
   return {
     search,
     cleanup: async () => {
-      await search.client.indices.delete({ index: `${alias}-*` }).catch(() => undefined);
       await search.close();
+      await deleteIndices(env.ELASTICSEARCH_URL!, `${alias}*`);
     },
   };
 });

@@ -20,7 +20,15 @@ export async function cleanupRun(env: Record<string, string>): Promise<void> {
   for (const q of [env.QUEUE_NAME!, `${env.QUEUE_NAME}.dead`, `${env.QUEUE_NAME}.index`, `${env.QUEUE_NAME}.index.dead`]) await channel.deleteQueue(q);
   await connection.close();
 
-  await fetch(`${env.ELASTICSEARCH_URL}/${env.SEARCH_ALIAS}-*`, { method: "DELETE" }).catch(() => undefined);
+  await deleteIndices(env.ELASTICSEARCH_URL!, `${env.SEARCH_ALIAS}*`);
+}
+
+/** Deletes indices by name (Elasticsearch refuses wildcard deletes by default). */
+export async function deleteIndices(node: string, pattern: string): Promise<void> {
+  const res = await fetch(`${node}/_cat/indices/${pattern}?h=index&format=json`).catch(() => null);
+  if (!res?.ok) return;
+  const indices = (await res.json()) as { index: string }[];
+  if (indices.length > 0) await fetch(`${node}/${indices.map((i) => i.index).join(",")}`, { method: "DELETE" });
 }
 
 /** The test's view of "Redis restarted empty": every key of this run is gone. */

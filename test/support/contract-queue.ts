@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { WriteEvent } from "../../src/domain/types.js";
-import type { WriteConsumer, WriteQueue } from "../../src/ports/queue.js";
+import { PoisonBatchError, type WriteConsumer, type WriteQueue } from "../../src/ports/queue.js";
 import { eventually, gate, newToken, using, waitFor, type Cleanup } from "./contract-helpers.js";
 
 export interface QueueFixture extends Cleanup {
@@ -76,6 +76,23 @@ export function queueContract(name: string, make: () => Promise<QueueFixture>): 
         const retried = succeeded.map(label);
         for (const l of failedWith[0]!) assert.ok(retried.includes(l), `${l} from the failed batch came back`);
         assert.equal(consumer.inFlight(), 0);
+      }));
+
+    it("dead-letters a batch the handler rejects for good, and keeps delivering the rest", () =>
+      using(make, async ({ queue, consumer }) => {
+        const published = batches(5);
+        const poisoned = label(published[1]![0]!);
+        const offered: string[] = [];
+        await consumer.start(async (events) => {
+          offered.push(...events.map(label));
+          if (events.some((e) => label(e) === poisoned)) throw new PoisonBatchError("rejected for good (expected by the test)");
+        });
+        for (const batch of published) await queue.publish(batch);
+        const others = published.flat().map(label).filter((l) => !published[1]!.map(label).includes(l));
+        await waitFor(() => others.every((l) => offered.includes(l)), { what: "every other batch delivered" });
+        await waitFor(() => queue.drained(), { what: "queue drained" });
+        await eventually(async () => assert.equal(consumer.inFlight(), 0));
+        assert.equal(offered.filter((l) => l === poisoned).length, 1, "the rejected batch is not retried");
       }));
 
     it("is not drained while a published batch waits for a consumer", () =>

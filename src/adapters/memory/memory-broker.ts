@@ -57,6 +57,15 @@ export class MemoryBroker {
     this.held -= 1;
   }
 
+  /** Batches a handler rejected for good, newest last (bounded, for inspection). */
+  readonly dead: WriteEvent[][] = [];
+
+  deadLetter(entry: BrokerEntry): void {
+    this.held -= 1;
+    this.dead.push(entry.events);
+    if (this.dead.length > 1000) this.dead.shift();
+  }
+
   /** Puts an unacknowledged batch back at the front. */
   requeue(entry: BrokerEntry): void {
     this.held -= 1;

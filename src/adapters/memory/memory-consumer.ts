@@ -1,5 +1,5 @@
 import type { WriteEvent } from "../../domain/types.js";
-import type { WriteConsumer } from "../../ports/queue.js";
+import { PoisonBatchError, type WriteConsumer } from "../../ports/queue.js";
 import type { BrokerEntry, MemoryBroker } from "./memory-broker.js";
 
 export interface MemoryWriteConsumerOptions {
@@ -70,6 +70,10 @@ export class MemoryWriteConsumer implements WriteConsumer {
           break;
         } catch (err) {
           this.onError(err, attempt);
+          if (err instanceof PoisonBatchError) {
+            this.broker.deadLetter(entry);
+            break;
+          }
           if (this.closed) {
             this.broker.requeue(entry);
             break;

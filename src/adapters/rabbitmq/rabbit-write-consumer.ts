@@ -2,7 +2,7 @@ import type { Channel, ConsumeMessage } from "amqplib";
 import { unpack } from "msgpackr";
 import { parseWriteEvents } from "../../domain/write-event-schema.js";
 import type { WriteEvent } from "../../domain/types.js";
-import type { WriteConsumer } from "../../ports/queue.js";
+import { PoisonBatchError, type WriteConsumer } from "../../ports/queue.js";
 import type { RabbitConnection } from "./rabbit-connection.js";
 import { assertQueueWithDeadLetter } from "./topology.js";
 
@@ -114,6 +114,10 @@ export class RabbitWriteConsumer implements WriteConsumer {
         } catch (err) {
           this.options.onError(err);
           if (this.closed || this.channel !== channel) return; // broker requeues them
+          if (err instanceof PoisonBatchError) {
+            for (const { message } of batch) channel.nack(message, false, false); // to the dead-letter queue
+            return;
+          }
           this.failures++;
           await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** this.failures, 5000)));
         }
