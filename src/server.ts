@@ -9,6 +9,7 @@ import { CounterRecovery } from "./domain/recovery.js";
 import type { Logger } from "./log.js";
 import { mountHttp } from "./transport/http/http-server.js";
 import { nativeUws } from "./transport/uws.js";
+import { mountRealtime } from "./transport/ws/ws-server.js";
 
 export interface RunningServer {
   port: number;
@@ -48,7 +49,8 @@ export function createService(config: Config, backends: Backends, onLive: (event
 export async function startServer(config: Config, backends: Backends, log: Logger): Promise<RunningServer> {
   const uws = nativeUws();
   const app = uws.App();
-  const service = createService(config, backends, () => undefined);
+  let onLive: (event: LiveEvent) => void = () => undefined;
+  const service = createService(config, backends, (event) => onLive(event));
   mountHttp(app, {
     service,
     adminKey: config.adminKey,
@@ -56,6 +58,8 @@ export async function startServer(config: Config, backends: Backends, log: Logge
     readiness: backends.readiness,
     log,
   });
+  const realtime = mountRealtime(app, { service, bus: backends.bus, limits: config.ws, log });
+  onLive = realtime.onLive;
   const listenSocket = await listen(app, config.host, config.port);
   const port = uws.us_socket_local_port(listenSocket as unknown as uWS.us_socket);
   return {
@@ -63,6 +67,7 @@ export async function startServer(config: Config, backends: Backends, log: Logge
     service,
     async close() {
       uws.us_listen_socket_close(listenSocket);
+      await realtime.close();
     },
   };
 }

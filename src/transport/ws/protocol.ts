@@ -1,0 +1,195 @@
+import { pack, unpack } from "msgpackr";
+import type { LiveEvent } from "../../domain/chat-service.js";
+import type { ErrorCode } from "../../domain/errors.js";
+import { limits } from "../../domain/limits.js";
+
+// The /ws wire protocol (see PROTOCOL.md next to this file): frame shapes,
+// strict hand-written guards for client frames, the two encodings, and the
+// close codes. Everything a client can see is built here, field by field,
+// from domain types that hold no internal id.
+
+export const PROTOCOL_JSON = "chat.v1.json";
+export const PROTOCOL_MSGPACK = "chat.v1.msgpack";
+export type Encoding = "json" | "msgpack";
+
+/** Subprotocols in our order of preference when a client offers several it does not rank. */
+const supported = new Map<string, Encoding>([
+  [PROTOCOL_JSON, "json"],
+  [PROTOCOL_MSGPACK, "msgpack"],
+]);
+
+/**
+ * Picks the first protocol the client offered that we speak (the client's
+ * order is its preference). No header: JSON and no protocol echoed.
+ * Offered but none supported: null (the upgrade is refused with 400).
+ */
+export function negotiate(header: string): { encoding: Encoding; protocol: string } | null {
+  if (header.trim() === "") return { encoding: "json", protocol: "" };
+  for (const offered of header.split(",")) {
+    const name = offered.trim();
+    const encoding = supported.get(name);
+    if (encoding) return { encoding, protocol: name };
+  }
+  return null;
+}
+
+/** Close codes the server uses (the client sees 1006 when no close frame could be sent). */
+export const CloseCode = {
+  /** Server shutdown or restart: reconnect (elsewhere) and resume with `since`. */
+  goingAway: 1001,
+  /** A frame larger than WS_MAX_PAYLOAD_BYTES. */
+  messageTooBig: 1009,
+  /** The client did not read fast enough: its unsent backlog passed the soft limit. Resume with `since`. */
+  slowConsumer: 4008,
+} as const;
+
+/** The domain's codes (not_found, rate_limited, unavailable, …) plus the socket's own. */
+export type WsErrorCode = ErrorCode | "invalid_frame" | "too_many_subscriptions" | "already_subscribed";
+
+export type Ref = string | number;
+
+export type ClientFrame =
+  | { op: "subscribe"; ref?: Ref; app: string; chat?: number; since?: number }
+  | { op: "unsubscribe"; ref?: Ref; app: string; chat?: number }
+  | { op: "send"; ref?: Ref; app: string; chat: number; body: string }
+  | { op: "ping"; ref?: Ref };
+
+export interface FieldProblem {
+  field: string;
+  message: string;
+}
+
+/** A frame we understood enough to answer: its ref (if readable) and what is wrong. */
+export class FrameError extends Error {
+  constructor(
+    readonly code: WsErrorCode,
+    message: string,
+    readonly ref?: Ref,
+    readonly details?: FieldProblem[],
+  ) {
+    super(message);
+  }
+}
+
+const REF_MAX_CHARS = 128;
+const APP_MAX_CHARS = 64;
+
+const allowedFields: Record<ClientFrame["op"], readonly string[]> = {
+  subscribe: ["op", "ref", "app", "chat", "since"],
+  unsubscribe: ["op", "ref", "app", "chat"],
+  send: ["op", "ref", "app", "chat", "body"],
+  ping: ["op", "ref"],
+};
+
+/** Decodes one client frame in the socket's encoding; throws FrameError("invalid_frame") when it cannot. */
+export function decodeFrame(data: ArrayBuffer, isBinary: boolean, encoding: Encoding): unknown {
+  if (encoding === "json") {
+    if (isBinary) throw new FrameError("invalid_frame", "this socket speaks chat.v1.json: send text frames");
+    try {
+      return JSON.parse(Buffer.from(data).toString("utf8"));
+    } catch {
+      throw new FrameError("invalid_frame", "the frame is not valid JSON");
+    }
+  }
+  if (!isBinary) throw new FrameError("invalid_frame", "this socket speaks chat.v1.msgpack: send binary frames");
+  try {
+    // Copy: the ArrayBuffer is only valid during the uWS callback, and decoded strings must not alias it.
+    return unpack(Buffer.from(data.slice(0)));
+  } catch {
+    throw new FrameError("invalid_frame", "the frame is not valid MessagePack");
+  }
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Map);
+const isNumber = (v: unknown, min: number): v is number => typeof v === "number" && Number.isInteger(v) && v >= min && v <= limits.numberMax;
+
+/** Strict guard: known op, exactly its fields, each of the right type and size. */
+export function validateFrame(raw: unknown): ClientFrame {
+  if (!isObject(raw)) throw new FrameError("validation_failed", "a frame must be an object with an `op`", undefined, [{ field: "(frame)", message: "must be an object" }]);
+  const problems: FieldProblem[] = [];
+  let ref: Ref | undefined;
+  if (raw.ref !== undefined) {
+    const r = raw.ref;
+    if ((typeof r === "string" && r.length <= REF_MAX_CHARS) || (typeof r === "number" && Number.isSafeInteger(r))) ref = r;
+    else problems.push({ field: "ref", message: `must be a string of at most ${REF_MAX_CHARS} characters or an integer` });
+  }
+  const op = raw.op;
+  if (typeof op !== "string" || !(op in allowedFields)) {
+    problems.push({ field: "op", message: "must be one of subscribe, unsubscribe, send, ping" });
+    throw new FrameError("validation_failed", "unknown or missing op", ref, problems);
+  }
+  const kind = op as ClientFrame["op"];
+  for (const key of Object.keys(raw)) if (!allowedFields[kind].includes(key)) problems.push({ field: key, message: `is not a field of ${kind}` });
+
+  if (kind !== "ping") {
+    if (typeof raw.app !== "string" || raw.app.length < 1 || raw.app.length > APP_MAX_CHARS) {
+      problems.push({ field: "app", message: `must be an application token (a string of 1 to ${APP_MAX_CHARS} characters)` });
+    }
+    const chatRequired = kind === "send";
+    if (raw.chat !== undefined || chatRequired) {
+      if (!isNumber(raw.chat, 1)) problems.push({ field: "chat", message: `must be an integer from 1 to ${limits.numberMax}` });
+    }
+  }
+  if (kind === "subscribe" && raw.since !== undefined) {
+    if (!isNumber(raw.since, 0)) problems.push({ field: "since", message: `must be an integer from 0 to ${limits.numberMax}` });
+    else if (raw.chat === undefined) problems.push({ field: "since", message: "is only valid with a chat (application subscriptions do not replay)" });
+  }
+  if (kind === "send") {
+    const body = raw.body;
+    if (typeof body !== "string" || body.length === 0) problems.push({ field: "body", message: "must be a non-empty string" });
+    else if (!body.isWellFormed()) problems.push({ field: "body", message: "must be valid Unicode (no lone surrogates)" });
+    else if (Buffer.byteLength(body, "utf8") > limits.bodyMaxBytes) problems.push({ field: "body", message: `must be at most ${limits.bodyMaxBytes} bytes of UTF-8` });
+  }
+  if (problems.length > 0) throw new FrameError("validation_failed", "the frame is not valid", ref, problems);
+  return raw as ClientFrame;
+}
+
+/** The ref of a frame that failed before validation, when one can be read. */
+export function refOf(raw: unknown): Ref | undefined {
+  if (!isObject(raw)) return undefined;
+  const r = raw.ref;
+  return (typeof r === "string" && r.length <= REF_MAX_CHARS) || (typeof r === "number" && Number.isSafeInteger(r)) ? r : undefined;
+}
+
+// --- server frames
+
+export type ServerFrame = Record<string, unknown> & { op: string };
+
+export function encodeFrame(frame: ServerFrame, encoding: Encoding): string | Buffer {
+  return encoding === "json" ? JSON.stringify(frame) : pack(frame);
+}
+
+const time = (ms: number): string => new Date(ms).toISOString();
+
+/** Bus channel (and uWS topic suffix) of a chat, and of an application's chat_created events. */
+export const chatChannel = (app: string, chat: number): string => `${app}:${chat}`;
+export const appChannel = (app: string): string => app;
+
+export interface LiveFrame {
+  channel: string;
+  frame: ServerFrame;
+}
+
+/** The frame a live event becomes, and the channel it travels on. */
+export function liveFrame(event: LiveEvent): LiveFrame {
+  switch (event.kind) {
+    case "message":
+    case "message_updated": {
+      const m = event.message;
+      const frame: ServerFrame = { op: event.kind, app: m.app, chat: m.chat, number: m.number, body: m.body, created_at: time(m.createdAt) };
+      if (event.kind === "message_updated") frame.updated_at = time(m.updatedAt);
+      return { channel: chatChannel(m.app, m.chat), frame };
+    }
+    case "chat_created":
+      return { channel: appChannel(event.chat.app), frame: { op: "chat_created", app: event.chat.app, number: event.chat.number } };
+  }
+}
+
+export const messageFrame = (m: { app: string; chat: number; number: number; body: string; createdAt: number }): ServerFrame => ({
+  op: "message",
+  app: m.app,
+  chat: m.chat,
+  number: m.number,
+  body: m.body,
+  created_at: time(m.createdAt),
+});
