@@ -13,6 +13,7 @@ interface CallFrame {
 interface ProfileNode {
   id: number;
   callFrame: CallFrame;
+  children?: number[];
 }
 export interface CpuProfile {
   nodes: ProfileNode[];
@@ -30,9 +31,19 @@ export interface SelfTimeRow {
   /** Share of all sampled time, and of the time the thread was not idle. */
   pctTotal: number;
   pctBusy: number;
+  /** Where the time was spent from: the nearest JavaScript callers, by self time. */
+  callers: string[];
+}
+
+/** A time window on the system monotonic clock (µs), which V8 profiles and process.hrtime share on Linux. */
+export interface Window {
+  startUs: number;
+  endUs: number;
 }
 
 export interface ProfileSummary {
+  /** The load window the samples were restricted to, or null for the whole profile. */
+  window: Window | null;
   totalMs: number;
   idleMs: number;
   busyMs: number;
@@ -59,27 +70,45 @@ function locationOf(frame: CallFrame): string {
   return `${path}:${frame.lineNumber + 1}`;
 }
 
-export function summarize(profile: CpuProfile, top = 10): ProfileSummary {
+const keyOf = (f: CallFrame): string => `${f.functionName}|${f.url}|${f.lineNumber}|${f.columnNumber}`;
+const labelOf = (f: CallFrame): string => `${f.functionName || "(anonymous)"}${f.url ? ` ${locationOf(f)}` : ""}`;
+
+export function summarize(profile: CpuProfile, top = 10, window: Window | null = null): ProfileSummary {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parentOf = new Map<number, number>();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parentOf.set(child, node.id);
+  // The window only applies when it overlaps the profile (same clock); otherwise use everything.
+  const win = window && window.startUs < profile.endTime && window.endUs > profile.startTime ? window : null;
   const selfUs = new Map<number, number>();
   // Sample i lasts until sample i+1 (DevTools' convention); the last one gets the mean.
   const n = profile.samples.length;
   const mean = n > 0 ? (profile.endTime - profile.startTime) / n : 0;
+  let t = profile.startTime;
   for (let i = 0; i < n; i++) {
+    t += profile.timeDeltas[i]!;
+    if (win && (t < win.startUs || t > win.endUs)) continue;
     const dt = i + 1 < n ? profile.timeDeltas[i + 1]! : mean;
     const id = profile.samples[i]!;
     selfUs.set(id, (selfUs.get(id) ?? 0) + Math.max(0, dt));
   }
-  const rows = new Map<string, { frame: CallFrame; us: number }>();
+  const rows = new Map<string, { frame: CallFrame; us: number; callers: Map<string, number> }>();
   let totalUs = 0;
   let idleUs = 0;
   for (const [id, us] of selfUs) {
     const frame = byId.get(id)!.callFrame;
     totalUs += us;
     if (frame.functionName === "(idle)") idleUs += us;
-    const key = `${frame.functionName}|${frame.url}|${frame.lineNumber}|${frame.columnNumber}`;
-    const row = rows.get(key) ?? { frame, us: 0 };
+    const key = keyOf(frame);
+    const row = rows.get(key) ?? { frame, us: 0, callers: new Map<string, number>() };
     row.us += us;
+    // Nearest caller in application or library code: skips native frames and node internals, which say little.
+    let p = parentOf.get(id);
+    const internal = (f: CallFrame): boolean => !f.url || f.url.startsWith("node:");
+    while (p !== undefined && internal(byId.get(p)!.callFrame) && byId.get(p)!.callFrame.functionName !== "(root)") p = parentOf.get(p);
+    if (p !== undefined) {
+      const label = labelOf(byId.get(p)!.callFrame);
+      row.callers.set(label, (row.callers.get(label) ?? 0) + us);
+    }
     rows.set(key, row);
   }
   const busyUs = totalUs - idleUs;
@@ -92,6 +121,7 @@ export function summarize(profile: CpuProfile, top = 10): ProfileSummary {
     areas.set(area, (areas.get(area) ?? 0) + us);
   }
   return {
+    window: win,
     totalMs: ms(totalUs),
     idleMs: ms(idleUs),
     busyMs: ms(busyUs),
@@ -99,13 +129,17 @@ export function summarize(profile: CpuProfile, top = 10): ProfileSummary {
       .filter(({ frame }) => frame.functionName !== "(idle)")
       .sort((a, b) => b.us - a.us)
       .slice(0, top)
-      .map(({ frame, us }) => ({
+      .map(({ frame, us, callers }) => ({
         function: frame.functionName || "(anonymous)",
         location: locationOf(frame),
         area: areaOf(frame),
         selfMs: ms(us),
         pctTotal: pct(us, totalUs),
         pctBusy: pct(us, busyUs),
+        callers: [...callers.entries()]
+          .sort((a, b) => b[1] - a[1])
+          .slice(0, 3)
+          .map(([label, cus]) => `${label} (${pct(cus, us)}%)`),
       })),
     byArea: [...areas.entries()]
       .sort((a, b) => b[1] - a[1])
@@ -116,11 +150,11 @@ export function summarize(profile: CpuProfile, top = 10): ProfileSummary {
 
 export function formatSummary(s: ProfileSummary): string {
   const lines = [
-    `sampled ${s.totalMs} ms: busy ${s.busyMs} ms, idle ${s.idleMs} ms`,
+    `${s.window ? "load window only" : "whole profile"}: sampled ${s.totalMs} ms, busy ${s.busyMs} ms (${Math.round((100 * s.busyMs) / Math.max(1, s.totalMs))}%), idle ${s.idleMs} ms`,
     "",
-    "| # | self ms | % busy | function | location |",
-    "|---:|---:|---:|---|---|",
-    ...s.top.map((r, i) => `| ${i + 1} | ${r.selfMs} | ${r.pctBusy} | \`${r.function}\` | ${r.location || r.area} |`),
+    "| # | self ms | % busy | function | location | called from |",
+    "|---:|---:|---:|---|---|---|",
+    ...s.top.map((r, i) => `| ${i + 1} | ${r.selfMs} | ${r.pctBusy} | \`${r.function}\` | ${r.location || r.area} | ${r.callers.join("<br>")} |`),
     "",
     "| area | self ms | % busy |",
     "|---|---:|---:|",

@@ -11,17 +11,20 @@
 // to drain so one scenario's backlog never loads the next. Results go to
 // stdout (a Markdown table) and .cache/bench/*.json. Nothing here asserts a
 // timing; --smoke only checks that every scenario produced answers.
-import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { services } from "../test/support/env.js";
 import { runE2e } from "./lib/e2e.js";
+import { measureFloors, type Floor } from "./lib/floors.js";
 import { runHttpLoad, type HttpLoadResult } from "./lib/http-load.js";
 import { repoRoot } from "./lib/procs.js";
 import type { LatencySummary } from "./lib/stats.js";
 import { startBaseline, startCeiling, startProduct, type Target, type TargetName } from "./lib/targets.js";
 import { openSocket, runWsSend } from "./lib/ws-send.js";
-import { formatSummary, summarize, type CpuProfile } from "./profile-summary.js";
+import { formatSummary, summarize, type CpuProfile, type Window } from "./profile-summary.js";
 
 const { values: flags } = parseArgs({
   options: {
@@ -305,6 +308,9 @@ function addRatios(rows: Row[]): void {
 
 // --- main
 
+/** Linux CLOCK_MONOTONIC in µs: the clock V8 stamps .cpuprofile samples with. */
+const monotonicUs = (): number => Number(process.hrtime.bigint() / 1000n);
+
 async function main(): Promise<void> {
   const outDir = join(repoRoot, ".cache", "bench");
   mkdirSync(outDir, { recursive: true });
@@ -328,10 +334,13 @@ async function main(): Promise<void> {
   });
 
   const rows: Row[] = [];
+  // Product load time span, to cut startup (tsx compiling, connecting) out of the CPU profile.
+  let loadWindow = null as Window | null;
   const settles: Record<string, unknown>[] = [];
   let profileText: string | null = null;
   let profileSummary: unknown = null;
   let fatal: unknown = null;
+  let floors: Floor[] = [];
   try {
     log(`config ${JSON.stringify({ ...cfg, smoke, targets: targetNames, only: flags.only ?? null, profile: flags.profile })}`);
     if (targetNames.includes("ceiling")) targets.set("ceiling", await startCeiling({ spreadChats: cfg.spreadChats }, log));
@@ -343,6 +352,10 @@ async function main(): Promise<void> {
       log(`product ready (setup backlog settled in ${s.ms} ms)`);
     }
     log(`setup done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    if (!flags.profile) {
+      floors = await measureFloors({ amqp: services.amqp, redis: services.redis, mysql: services.mysql }, `benchfloor_${randomBytes(3).toString("hex")}_`, smoke ? 20 : 200);
+      for (const f of floors) log(`floor ${f.name}: p50 ${fmtMs(f.latency.p50)} p99 ${fmtMs(f.latency.p99)} ms`);
+    }
 
     for (const scenario of selected) {
       for (const name of ["baseline", "ceiling", "product"] as const) {
@@ -357,9 +370,11 @@ async function main(): Promise<void> {
           continue;
         }
         const t0 = Date.now();
+        const startUs = monotonicUs();
         let row: Row;
         try {
           row = { scenario: scenario.id, target: name, ...(await scenario.run(target)) };
+          if (name === "product") loadWindow = { startUs: loadWindow?.startUs ?? startUs, endUs: monotonicUs() };
         } catch (err) {
           row = { scenario: scenario.id, target: name, status: "failed", note: err instanceof Error ? err.message : String(err), perSec: null, latency: null, ok: 0, non2xx: 0, errors: 0 };
         }
@@ -379,10 +394,11 @@ async function main(): Promise<void> {
 
     if (product && profileDir) {
       await product.stopApiA();
-      const file = readdirSync(profileDir).find((f) => f.endsWith(".cpuprofile"));
+      // CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile: thread 0 is the main thread (tsx's loader hooks run in another).
+      const files = readdirSync(profileDir).filter((f) => f.endsWith(".cpuprofile"));
+      const file = files.find((f) => /\.\d+\.0\.\d+\.cpuprofile$/.test(f)) ?? files[0];
       if (!file) throw new Error(`no .cpuprofile written in ${profileDir}`);
-      const { readFileSync } = await import("node:fs");
-      const summary = summarize(JSON.parse(readFileSync(join(profileDir, file), "utf8")) as CpuProfile, 10);
+      const summary = summarize(JSON.parse(readFileSync(join(profileDir, file), "utf8")) as CpuProfile, 10, loadWindow);
       profileSummary = { file: join(profileDir, file), ...summary };
       profileText = formatSummary(summary);
     }
@@ -394,7 +410,7 @@ async function main(): Promise<void> {
     await stopAll();
     addRatios(rows);
     const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? "?", memGiB: Math.round(totalmem() / 2 ** 30), node: process.version, platform: `${process.platform}-${process.arch}` };
-    const report = { startedAt: new Date(started).toISOString(), wallS: (Date.now() - started) / 1000, machine, config: { ...cfg, smoke, targets: targetNames }, rows, settles, health, profile: profileSummary };
+    const report = { startedAt: new Date(started).toISOString(), wallS: (Date.now() - started) / 1000, machine, config: { ...cfg, smoke, targets: targetNames }, rows, floors, settles, health, profile: profileSummary };
     const name = `${smoke ? "smoke" : flags.profile ? "profile" : "bench"}-${stamp}.json`;
     writeFileSync(join(outDir, name), `${JSON.stringify(report, null, 2)}\n`);
     writeFileSync(join(outDir, smoke ? "latest-smoke.json" : "latest.json"), `${JSON.stringify(report, null, 2)}\n`);
@@ -402,6 +418,10 @@ async function main(): Promise<void> {
     process.stdout.write(`\n## Results (${machine.cpus} cores, ${machine.memGiB} GiB, Node ${machine.node}; ${smoke ? "SMOKE: tiny durations, figures meaningless" : `${cfg.durationS} s per run`})\n\n`);
     process.stdout.write(`${table(rows)}\n\n`);
     for (const s of selected) process.stdout.write(`- ${s.id}: ${s.title}\n`);
+    if (floors.length) {
+      process.stdout.write("\n### Backend round trips, one at a time (the floor under every create)\n\n| round trip | p50 ms | p99 ms | what |\n|---|---:|---:|---|\n");
+      for (const f of floors) process.stdout.write(`| ${f.name} | ${fmtMs(f.latency.p50)} | ${fmtMs(f.latency.p99)} | ${f.what} |\n`);
+    }
     const problems = health.flatMap((h) => h.problems);
     if (problems.length) {
       process.stdout.write(`\n### Logged by the servers (${problems.length} lines, first 20)\n\n`);
