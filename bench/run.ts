@@ -22,7 +22,7 @@ import { measureFloors, type Floor } from "./lib/floors.js";
 import { runHttpLoad, type HttpLoadResult } from "./lib/http-load.js";
 import { repoRoot } from "./lib/procs.js";
 import type { LatencySummary } from "./lib/stats.js";
-import { startBaseline, startCeiling, startProduct, type Target, type TargetName } from "./lib/targets.js";
+import { E2E_CHATS, startBaseline, startCeiling, startProduct, type Target, type TargetName } from "./lib/targets.js";
 import { openSocket, runWsSend } from "./lib/ws-send.js";
 import { formatSummary, summarize, type CpuProfile, type Window } from "./profile-summary.js";
 
@@ -52,7 +52,7 @@ const cfg = {
   seedMessages: smoke ? 20 : 200,
   drainCount: num(flags["drain-count"], smoke ? 200 : 20_000, "drain-count"),
   e2eRate: num(flags.rate, smoke ? 200 : 5000, "rate"),
-  e2eConnections: 50,
+  e2eConnections: smoke ? 20 : 200,
   e2eSubscribers: smoke ? 1 : 2,
   wsSockets: smoke ? 10 : 50,
   wsWindow: 4,
@@ -241,7 +241,7 @@ const scenarios: Scenario[] = [
   },
   {
     id: "e2e-rest-to-ws",
-    title: `End to end: REST create at ${cfg.e2eRate}/s → WebSocket subscriber on another API process`,
+    title: `End to end: REST creates at ${cfg.e2eRate}/s (open loop, ${cfg.e2eConnections} connections, round-robin over ${E2E_CHATS} chats) on API process A → ${cfg.e2eSubscribers} WebSocket subscriber(s) of all those chats on API process B; latency = body's send time → frame parsed`,
     targets: ["ceiling", "product"],
     async run(t) {
       try {
@@ -253,7 +253,7 @@ const scenarios: Scenario[] = [
         restOrigin: t.origin,
         wsUrl: t.wsUrlOther,
         app: t.app,
-        chat: t.chats.e2e,
+        chats: t.chats.e2e,
         rate: cfg.e2eRate,
         durationS: cfg.durationS,
         connections: cfg.e2eConnections,

@@ -11,16 +11,24 @@ import { repoRoot, spawnNode, type NodeProc } from "./procs.js";
 
 export type TargetName = "baseline" | "ceiling" | "product";
 
-/** Chats every target has: 1 is the hot chat, 1..spread the spread set, then one each for drain and e2e. */
+/** Chats every target has: 1 is the hot chat, 1..spread the spread set, then one for drain and a few for e2e. */
 export interface ChatLayout {
   hot: number;
   spread: number;
   drain: number;
-  e2e: number;
+  e2e: number[];
   total: number;
 }
 
-export const chatLayout = (spread: number): ChatLayout => ({ hot: 1, spread, drain: spread + 1, e2e: spread + 2, total: spread + 2 });
+export const E2E_CHATS = 10;
+
+export const chatLayout = (spread: number): ChatLayout => ({
+  hot: 1,
+  spread,
+  drain: spread + 1,
+  e2e: Array.from({ length: E2E_CHATS }, (_, i) => spread + 2 + i),
+  total: spread + 1 + E2E_CHATS,
+});
 
 export interface Target {
   name: TargetName;
