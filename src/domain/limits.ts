@@ -10,7 +10,8 @@ export const limits = {
   pageMax: 200,
   /** Numbers are positive 32-bit-safe integers in MySQL INT UNSIGNED range. */
   numberMax: 4_294_967_295,
-  searchQueryMaxChars: 256,
+  /** Long queries are accepted and cut by the search adapter (16 words of 64 characters). */
+  searchQueryMaxChars: 16_384,
 } as const;
 
 /** Parses a path segment as a chat/message number; anything else is "no such thing". */
