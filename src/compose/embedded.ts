@@ -11,7 +11,12 @@ import { MemoryStore } from "../adapters/memory/memory-store.js";
 import type { Config } from "../config.js";
 import type { Backends } from "./backends.js";
 
-/** Everything in this process's memory, bounded by config.embedded. */
+/**
+ * Everything in this process's memory, bounded: the store and the search index
+ * keep at most config.embedded messages (oldest dropped first), the recent
+ * buffer 64 per chat for 1,024 chats (it only has to cover the in-process
+ * worker's lag), the queues 100,000 batches (past that, creates answer 503).
+ */
 export function embeddedBackends(config: Config): Backends {
   const bounds = { maxMessagesPerChat: config.embedded.maxMessagesPerChat, maxMessagesTotal: config.embedded.maxMessagesTotal };
   const writes = new MemoryBroker();
@@ -22,7 +27,7 @@ export function embeddedBackends(config: Config): Backends {
     sequencer: new MemorySequencer(),
     queue: new MemoryWriteQueue(writes),
     indexQueue: new MemoryWriteQueue(indexing),
-    recent: new MemoryRecentCache(),
+    recent: new MemoryRecentCache({ maxPerParent: 64, maxParents: 1024 }),
     bus: new MemoryBus(),
     search: new MemorySearchIndex(bounds),
     lock: new MemoryLeaseLock(),
