@@ -1,11 +1,16 @@
-// npm run bench [-- --duration 10] [--smoke] [--only REGEX] [--targets product,baseline,ceiling] [--profile]
+// npm run bench [-- --duration 10] [--smoke] [--only REGEX] [--targets baseline,ceiling,product[,product-nodelay]]
+//                 [--profile] [--rate 5000] [--drain-count 20000] [--chats 1000]
 //
 // One run, one machine, three servers side by side:
 //   product   cluster mode: API process A (takes the load), API process B
 //             (WebSocket subscribers for the end-to-end scenario), one worker,
 //             on the local MariaDB, Redis, RabbitMQ and Elasticsearch;
 //   baseline  bench/baseline/server.ts, write-through to MySQL per create;
-//   ceiling   bench/ceiling/server.ts, the same uWS routes with no backend.
+//   ceiling   bench/ceiling/server.ts, the same uWS routes with no backend;
+//   product-nodelay (only when asked) a second product stack with TCP_NODELAY
+//             forced on by bench/lib/nodelay-preload.mjs: an experiment.
+// --profile runs only the product (create-hot-c50 unless --only says) with
+// API process A under node --cpu-prof and prints its top self-time functions.
 // Each scenario runs against every target that supports it, one after the
 // other (baseline, ceiling, product), then the product's queues are allowed
 // to drain so one scenario's backlog never loads the next. Results go to
@@ -65,7 +70,7 @@ const cfg = {
  */
 const span = (connections: number): { durationS: number } | { amount: number } => (smoke ? { amount: 2 * connections } : { durationS: cfg.durationS });
 const targetNames = (flags.targets ?? (flags.profile ? "product" : "baseline,ceiling,product")).split(",").map((t) => t.trim()) as TargetName[];
-for (const t of targetNames) if (!["baseline", "ceiling", "product"].includes(t)) throw new Error(`unknown target ${t}`);
+for (const t of targetNames) if (!["baseline", "ceiling", "product", "product-nodelay"].includes(t)) throw new Error(`unknown target ${t}`);
 const only = flags.only ? new RegExp(flags.only) : flags.profile ? /^create-hot-c50$/ : null;
 
 const log = (line: string): void => {
@@ -168,42 +173,44 @@ const scenarios: Scenario[] = [
   },
   {
     id: "drain",
-    title: `Queue drain: ${cfg.drainCount} creates (50 connections, one chat), then until MySQL holds every acknowledged one`,
+    title: `Queue drain: ${cfg.drainCount} creates spread over ${cfg.spreadChats} chats (200 connections), then until MySQL holds every acknowledged one`,
     targets: ["baseline", "product"],
     async run(t) {
-      const chat = t.chats.drain;
-      const before = (await t.countMessages(chat)) ?? 0;
-      const acked = new Set<number>();
+      const idBefore = (await t.maxMessageId()) ?? 0;
+      const acked = new Set<string>();
       const r = await runHttpLoad({
         origin: t.origin,
         method: "POST",
-        path: messagesPath(t, chat),
+        path: () => messagesPath(t, 1 + Math.floor(Math.random() * t.chats.spread)),
         body: nextBody,
-        connections: 50,
+        connections: 200,
         amount: cfg.drainCount,
         onBody: (status, body) => {
-          if (status === 201) acked.add((JSON.parse(body) as { number: number }).number);
+          if (status !== 201) return;
+          const m = JSON.parse(body) as { number: number; chat_number: number };
+          acked.add(`${m.chat_number}:${m.number}`);
         },
       });
       const createdAt = performance.now();
       let persisted = 0;
       let drainMs: number | null = null;
       while (performance.now() - createdAt < cfg.settleTimeoutMs) {
-        persisted = ((await t.countMessages(chat)) ?? 0) - before;
+        persisted = (await t.countMessagesAfter(idBefore)) ?? 0;
         if (persisted >= acked.size) {
           drainMs = performance.now() - createdAt;
           break;
         }
         await new Promise((res) => setTimeout(res, 25));
       }
-      const numbers = (await t.messageNumbers(chat)) ?? new Set<number>();
-      const lost = [...acked].filter((n) => !numbers.has(n)).length;
+      const keys = (await t.messageKeysAfter(idBefore)) ?? new Set<string>();
+      const lost = [...acked].filter((k) => !keys.has(k)).length;
       const totalS = r.durationS + (drainMs ?? cfg.settleTimeoutMs) / 1000;
       return {
         status: drainMs === null ? "failed" : "ok",
         note: [
-          drainMs === null ? `not drained after ${cfg.settleTimeoutMs} ms (${persisted}/${acked.size})` : `drain ${Math.round(drainMs)} ms after the last ack`,
+          drainMs === null ? `not drained after ${cfg.settleTimeoutMs} ms (${persisted}/${acked.size})` : `creates ${fmt(r.okPerSec)}/s for ${r.durationS} s, then MySQL complete ${fmt(drainMs)} ms after the last ack`,
           lost ? `${lost} ACKNOWLEDGED MESSAGES MISSING FROM MYSQL` : "",
+          keys.size > acked.size ? `${keys.size - acked.size} rows beyond the acknowledged (answers lost to client timeouts)` : "",
         ]
           .filter(Boolean)
           .join("; "),
@@ -321,7 +328,7 @@ async function main(): Promise<void> {
 
   const started = Date.now();
   const targets = new Map<TargetName, Target>();
-  let product: Awaited<ReturnType<typeof startProduct>> | null = null;
+  const products: Awaited<ReturnType<typeof startProduct>>[] = [];
   const stopAll = async (): Promise<void> => {
     await Promise.all([...targets.values()].map((t) => t.stop().catch((err: unknown) => log(`stopping ${t.name}: ${String(err)}`))));
     targets.clear();
@@ -345,11 +352,13 @@ async function main(): Promise<void> {
     log(`config ${JSON.stringify({ ...cfg, smoke, targets: targetNames, only: flags.only ?? null, profile: flags.profile })}`);
     if (targetNames.includes("ceiling")) targets.set("ceiling", await startCeiling({ spreadChats: cfg.spreadChats }, log));
     if (targetNames.includes("baseline")) targets.set("baseline", await startBaseline({ spreadChats: cfg.spreadChats, seedMessages: cfg.seedMessages }, log));
-    if (targetNames.includes("product")) {
-      product = await startProduct({ spreadChats: cfg.spreadChats, seedMessages: cfg.seedMessages, profileDir }, log);
-      targets.set("product", product);
-      const s = await product.settle(cfg.settleTimeoutMs);
-      log(`product ready (setup backlog settled in ${s.ms} ms)`);
+    for (const name of ["product", "product-nodelay"] as const) {
+      if (!targetNames.includes(name)) continue;
+      const p = await startProduct({ spreadChats: cfg.spreadChats, seedMessages: cfg.seedMessages, profileDir: products.length === 0 ? profileDir : undefined, forceNoDelay: name === "product-nodelay" }, log);
+      targets.set(name, p);
+      products.push(p);
+      const s = await p.settle(cfg.settleTimeoutMs);
+      log(`${name} ready (setup backlog settled in ${s.ms} ms)`);
     }
     log(`setup done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     if (!flags.profile) {
@@ -358,10 +367,11 @@ async function main(): Promise<void> {
     }
 
     for (const scenario of selected) {
-      for (const name of ["baseline", "ceiling", "product"] as const) {
+      for (const name of ["baseline", "ceiling", "product", "product-nodelay"] as const) {
         const target = targets.get(name);
         if (!target) continue;
-        if (!scenario.targets.includes(name)) {
+        // The experiment runs wherever the product does.
+        if (!scenario.targets.includes(name === "product-nodelay" ? "product" : name)) {
           rows.push({ scenario: scenario.id, target: name, status: "n/a", note: name === "baseline" ? "no WebSocket in the write-through design" : "nothing durable to drain", perSec: null, latency: null, ok: 0, non2xx: 0, errors: 0 });
           continue;
         }
@@ -374,7 +384,7 @@ async function main(): Promise<void> {
         let row: Row;
         try {
           row = { scenario: scenario.id, target: name, ...(await scenario.run(target)) };
-          if (name === "product") loadWindow = { startUs: loadWindow?.startUs ?? startUs, endUs: monotonicUs() };
+          if (name === "product" || name === "product-nodelay") loadWindow = { startUs: loadWindow?.startUs ?? startUs, endUs: monotonicUs() };
         } catch (err) {
           row = { scenario: scenario.id, target: name, status: "failed", note: err instanceof Error ? err.message : String(err), perSec: null, latency: null, ok: 0, non2xx: 0, errors: 0 };
         }
@@ -383,17 +393,20 @@ async function main(): Promise<void> {
           `${scenario.id} ${name}: ${row.status} ${fmt(row.perSec)} ok/s p50 ${fmtMs(row.latency?.p50)} p99 ${fmtMs(row.latency?.p99)} ms ok ${row.ok} non-2xx ${row.non2xx} errors ${row.errors}${row.note ? ` (${row.note})` : ""} [${((Date.now() - t0) / 1000).toFixed(1)} s]`,
         );
       }
-      if (product && scenario.targets.includes("product")) {
-        const s = await product.settle(cfg.settleTimeoutMs);
-        settles.push({ after: scenario.id, ...s });
-        if (!s.settled) log(`product still has ${s.backlog} queued after ${scenario.id} (waited ${s.ms} ms)`);
-        else if (s.ms > 1000) log(`product backlog after ${scenario.id} drained in ${s.ms} ms`);
+      if (scenario.targets.includes("product")) {
+        for (const p of products) {
+          const s = await p.settle(cfg.settleTimeoutMs);
+          settles.push({ target: p.name, after: scenario.id, ...s });
+          if (!s.settled) log(`${p.name} still has ${s.backlog} queued after ${scenario.id} (waited ${s.ms} ms)`);
+          else if (s.ms > 1000) log(`${p.name} backlog after ${scenario.id} drained in ${s.ms} ms`);
+        }
       }
       if (interrupted) return;
     }
 
-    if (product && profileDir) {
-      await product.stopApiA();
+    if (products.length && profileDir) {
+      // One product in profile mode (the first given), so one profile directory.
+      await products[0]!.stopApiA();
       // CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile: thread 0 is the main thread (tsx's loader hooks run in another).
       const files = readdirSync(profileDir).filter((f) => f.endsWith(".cpuprofile"));
       const file = files.find((f) => /\.\d+\.0\.\d+\.cpuprofile$/.test(f)) ?? files[0];

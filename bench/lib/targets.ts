@@ -9,7 +9,8 @@ import { isolatedEnv, services } from "../../test/support/env.js";
 import { runCli, spawnCli, type Proc } from "../../test/support/processes.js";
 import { repoRoot, spawnNode, type NodeProc } from "./procs.js";
 
-export type TargetName = "baseline" | "ceiling" | "product";
+/** product-nodelay: the product with TCP_NODELAY forced on every socket (bench/lib/nodelay-preload.mjs), an experiment. */
+export type TargetName = "baseline" | "ceiling" | "product" | "product-nodelay";
 
 /** Chats every target has: 1 is the hot chat, 1..spread the spread set, then one for drain and a few for e2e. */
 export interface ChatLayout {
@@ -38,9 +39,15 @@ export interface Target {
   wsUrlOther: string;
   app: string;
   chats: ChatLayout;
-  /** Messages of a chat now in MySQL (null: the target has no database). */
-  countMessages(chat: number): Promise<number | null>;
-  messageNumbers(chat: number): Promise<Set<number> | null>;
+  /**
+   * Durable rows (null: the target has no database). Each target's database
+   * holds only the bench's application, and rows inserted after a point are
+   * found by primary key: ids only grow, and the queues are settled first.
+   */
+  maxMessageId(): Promise<number | null>;
+  countMessagesAfter(id: number): Promise<number | null>;
+  /** `${chat}:${number}` of every message row with a larger id. */
+  messageKeysAfter(id: number): Promise<Set<string> | null>;
   maxNumber(chat: number): Promise<number>;
   /** Waits until the target has no write backlog; resolves with what it saw. */
   settle(timeoutMs: number): Promise<{ settled: boolean; ms: number; backlog: number }>;
@@ -49,10 +56,30 @@ export interface Target {
   stop(): Promise<void>;
 }
 
-const MESSAGE_COUNT_SQL =
-  "SELECT COUNT(*) AS n FROM messages m JOIN chats c ON c.id = m.chat_id JOIN applications a ON a.id = c.application_id WHERE a.token = ? AND c.number = ?";
-const MESSAGE_NUMBERS_SQL =
-  "SELECT m.number FROM messages m JOIN chats c ON c.id = m.chat_id JOIN applications a ON a.id = c.application_id WHERE a.token = ? AND c.number = ?";
+const MAX_NUMBER_SQL =
+  "SELECT MAX(m.number) AS n FROM messages m JOIN chats c ON c.id = m.chat_id JOIN applications a ON a.id = c.application_id WHERE a.token = ? AND c.number = ?";
+
+/** The durable-row queries of a target's own database. */
+function rowQueries(conn: Connection, app: string): Pick<Target, "maxMessageId" | "countMessagesAfter" | "messageKeysAfter" | "maxNumber"> {
+  return {
+    async maxMessageId() {
+      const [rows] = await conn.query<RowDataPacket[]>("SELECT COALESCE(MAX(id), 0) AS id FROM messages");
+      return Number(rows[0]!.id);
+    },
+    async countMessagesAfter(id) {
+      const [rows] = await conn.execute<RowDataPacket[]>("SELECT COUNT(*) AS n FROM messages WHERE id > ?", [id]);
+      return Number(rows[0]!.n);
+    },
+    async messageKeysAfter(id) {
+      const [rows] = await conn.execute<RowDataPacket[]>("SELECT c.number AS chat, m.number FROM messages m JOIN chats c ON c.id = m.chat_id WHERE m.id > ?", [id]);
+      return new Set(rows.map((r) => `${r.chat}:${r.number}`));
+    },
+    async maxNumber(chat) {
+      const [rows] = await conn.execute<RowDataPacket[]>(MAX_NUMBER_SQL, [app, chat]);
+      return Number(rows[0]!.n ?? 0);
+    },
+  };
+}
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -102,6 +129,8 @@ export interface ProductOptions {
   seedMessages: number;
   /** Write a V8 CPU profile of API process A into this directory. */
   profileDir?: string;
+  /** The experiment: TCP_NODELAY on every socket of every product process. */
+  forceNoDelay?: boolean;
 }
 
 /**
@@ -146,12 +175,14 @@ function runScript(cmd: string, args: string[]): Promise<{ code: number | null; 
 }
 
 export async function startProduct(opts: ProductOptions, log: (line: string) => void): Promise<Target & { env: Record<string, string>; stopApiA(): Promise<void> }> {
-  const env = isolatedEnv("bench", {
+  const name: TargetName = opts.forceNoDelay ? "product-nodelay" : "product";
+  const env = isolatedEnv(opts.forceNoDelay ? "benchnd" : "bench", {
     PUBLISH_TIMEOUT_MS: "500",
     CREATES_PER_SECOND_PER_TOKEN: "10000000",
     WS_SENDS_PER_SECOND: "1000000",
     WS_MAX_SUBSCRIPTIONS: "10000",
     LOG_LEVEL: "warn",
+    ...(opts.forceNoDelay ? { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --import=${join(repoRoot, "bench/lib/nodelay-preload.mjs")}`.trim() } : {}),
   });
   const procs: (Proc | NodeProc)[] = [];
   const stopAll = async (): Promise<void> => {
@@ -176,7 +207,7 @@ export async function startProduct(opts: ProductOptions, log: (line: string) => 
     const worker = await spawnCli("worker", env);
     procs.push(worker);
     const origin = `http://127.0.0.1:${apiA.port}`;
-    log(`product: api A :${apiA.port}, api B :${apiB.port}, worker pid ${worker.child.pid}, db ${new URL(env.MYSQL_URL!).pathname.slice(1)}`);
+    log(`${name}: api A :${apiA.port}, api B :${apiB.port}, worker pid ${worker.child.pid}, db ${new URL(env.MYSQL_URL!).pathname.slice(1)}`);
 
     const application = await postUntilCreated(`${origin}/api/v1/applications`, { name: "bench" });
     const app = application.token as string;
@@ -204,25 +235,14 @@ export async function startProduct(opts: ProductOptions, log: (line: string) => 
     };
     const all = [apiA, apiB, worker];
     return {
-      name: "product",
+      name,
       env,
       origin,
       wsUrl: `ws://127.0.0.1:${apiA.port}/ws`,
       wsUrlOther: `ws://127.0.0.1:${apiB.port}/ws`,
       app,
       chats,
-      async countMessages(chat) {
-        const [rows] = await conn.execute<RowDataPacket[]>(MESSAGE_COUNT_SQL, [app, chat]);
-        return Number(rows[0]!.n);
-      },
-      async messageNumbers(chat) {
-        const [rows] = await conn.execute<RowDataPacket[]>(MESSAGE_NUMBERS_SQL, [app, chat]);
-        return new Set(rows.map((r) => Number(r.number)));
-      },
-      async maxNumber(chat) {
-        const [rows] = await conn.execute<RowDataPacket[]>(MESSAGE_NUMBERS_SQL.replace("SELECT m.number", "SELECT MAX(m.number) AS n"), [app, chat]);
-        return Number(rows[0]!.n ?? 0);
-      },
+      ...rowQueries(conn, app),
       async settle(timeoutMs) {
         // Settled: both queues (writes, index) empty and the row count unchanged for two polls.
         const started = Date.now();
@@ -309,18 +329,7 @@ export async function startBaseline(opts: { spreadChats: number; seedMessages: n
       wsUrlOther: "",
       app,
       chats,
-      async countMessages(chat) {
-        const [r] = await c.execute<RowDataPacket[]>(MESSAGE_COUNT_SQL, [app, chat]);
-        return Number(r[0]!.n);
-      },
-      async messageNumbers(chat) {
-        const [r] = await c.execute<RowDataPacket[]>(MESSAGE_NUMBERS_SQL, [app, chat]);
-        return new Set(r.map((x) => Number(x.number)));
-      },
-      async maxNumber(chat) {
-        const [r] = await c.execute<RowDataPacket[]>(MESSAGE_NUMBERS_SQL.replace("SELECT m.number", "SELECT MAX(m.number) AS n"), [app, chat]);
-        return Number(r[0]!.n ?? 0);
-      },
+      ...rowQueries(c, app),
       async settle() {
         return { settled: true, ms: 0, backlog: 0 };
       },
@@ -361,8 +370,9 @@ export async function startCeiling(opts: { spreadChats: number }, log: (line: st
     wsUrlOther: `ws://127.0.0.1:${proc.port}/ws`,
     app: randomBytes(16).toString("base64url"),
     chats: chatLayout(opts.spreadChats),
-    countMessages: async () => null,
-    messageNumbers: async () => null,
+    maxMessageId: async () => null,
+    countMessagesAfter: async () => null,
+    messageKeysAfter: async () => null,
     maxNumber: async () => 1000,
     settle: async () => ({ settled: true, ms: 0, backlog: 0 }),
     health() {
