@@ -11,8 +11,8 @@ import { Client } from "@elastic/elasticsearch";
 import { ElasticsearchSearchIndex } from "../../src/adapters/elasticsearch/elasticsearch-search.js";
 import { reindex, ReindexInProgressError } from "../../src/adapters/elasticsearch/reindex.js";
 import { BulkIndexError } from "../../src/adapters/elasticsearch/shared.js";
-import { MAX_QUERY_WORDS, queryWords } from "../../src/adapters/elasticsearch/query.js";
 import { DomainError, UnavailableError } from "../../src/domain/errors.js";
+import { queryTerms, tokenize } from "../../src/domain/search-text.js";
 import type { Message } from "../../src/domain/types.js";
 import type { MessageKey } from "../../src/ports/store.js";
 
@@ -290,7 +290,7 @@ describe("search", () => {
   });
 });
 
-describe("query words", () => {
+describe("tokenizer and query terms against Elasticsearch's _analyze", () => {
   // Strings whose tokenization is easy to get wrong: punctuation that joins only
   // between letters or digits, scripts without spaces, emoji sequences, marks.
   const samples = [
@@ -301,18 +301,29 @@ describe("query words", () => {
     "\\back\\slash", "hello~2 {x} [y] (z)", "😀😀😀", "Ⅻ chapters", "naïve résumé", "straße", "ﬁne", "12:30", "v1.2.3", "l'homme",
     "O’Reilly", "Привет, мир", "नमस्ते दुनिया", "ສະບາຍດີ", "ជំរាបសួរ", "日本語のテキスト", "𠀋𠀋", "a\u00ADb", "zero\u200Bwidth", "tab\there",
   ];
+  // And the other texts the search tests index or query.
+  const otherTexts = [
+    "can't stop, won't stop", "pi is 3.14; v2 rocks", "snake_case and hello.world", "?! ... —", "Café CRÈME", "ΟΔΟΣ",
+    "abc你好def", "コーヒーを飲む", "ภาษาไทยง่าย ok", "party 🎉 tonight", "👍🏽 👨‍👩‍👧 🇫🇷 1️⃣", "hi🙂there", "I ❤️ 🍕 pizza tonight",
+    "hel wor", "hElLo WoR", "CAFÉ", "世纪", "ヒー", "شكرا جزيلا", "再见", "+hello -world", "body:hello", "hello~2", "<script>",
+    "a".repeat(300), "x".repeat(300) + " hello", "_".repeat(300) + "a", "𝒜".repeat(200), "a.".repeat(200),
+  ];
+  const SEED = 20240601;
+  const random = randomTexts(1000, SEED);
 
-  it("cuts the query where the standard tokenizer does, one token per word", async () => {
-    for (const text of samples) {
-      // Sequential on purpose: the _analyze thread pool is tiny (1 thread, queue 16).
-      const expected = [...new Set(((await admin.indices.analyze({ analyzer: "standard", text })).tokens ?? []).map((t) => t.token))];
-      const perWord: string[][] = [];
-      for (const word of queryWords(text)) {
-        perWord.push(((await admin.indices.analyze({ analyzer: "standard", text: word })).tokens ?? []).map((t) => t.token));
-      }
-      assert.deepEqual(perWord.flat(), expected, `tokens of ${JSON.stringify(text)}`);
-      assert.ok(perWord.every((tokens) => tokens.length === 1), `one token per word of ${JSON.stringify(text)}`);
-    }
+  it("splits tricky texts exactly as the standard analyzer does", async () => {
+    await assertSameTokens([...samples, ...otherTexts], "samples");
+  });
+
+  it(`splits 1,000 random mixed-script texts exactly as the standard analyzer does (seed ${SEED})`, async () => {
+    await assertSameTokens(random, `random texts, seed ${SEED}`);
+  });
+
+  it("sends Elasticsearch terms that it analyzes back to themselves, one token each", async () => {
+    const terms = [...new Set([...samples, ...otherTexts, ...random].flatMap(queryTerms))];
+    const analyzed = await analyzeAll(terms);
+    const changed = terms.map((term, i) => ({ term, tokens: analyzed[i] })).filter(({ term, tokens }) => tokens?.length !== 1 || tokens[0] !== term);
+    assert.deepEqual(changed.slice(0, 10), [], `${changed.length} of ${terms.length} terms`);
   });
 
   it("finds every message by its own text and by the first letters of its words", async () => {
@@ -325,19 +336,84 @@ describe("query words", () => {
       const tokens = (await admin.indices.analyze({ analyzer: "standard", text: body })).tokens ?? [];
       const found = await bodies(s, A, i + 1, body);
       assert.deepEqual(found, tokens.length === 0 ? [] : [body], `own text ${JSON.stringify(body)}`);
-      const firstLetters = queryWords(body).map((w) => Array.from(w).slice(0, 2).join("")).join(" ");
+      const firstLetters = queryTerms(body).map((w) => Array.from(w).slice(0, 2).join("")).join(" ");
       if (tokens.length > 0) assert.deepEqual(await bodies(s, A, i + 1, firstLetters), [body], `prefixes ${JSON.stringify(firstLetters)}`);
     }
   });
-
-  it("caps the number and length of words", () => {
-    const many = Array.from({ length: 100 }, (_, i) => `w${i}`).join(" ");
-    assert.equal(queryWords(many).length, MAX_QUERY_WORDS);
-    assert.equal(queryWords("x".repeat(10_000))[0]?.length, 64);
-    assert.deepEqual(queryWords("hello hello HELLO"), ["hello", "HELLO"]);
-    assert.deepEqual(queryWords("*?~{}\\"), []);
-  });
 });
+
+/** Fails listing the first texts whose tokens differ from Elasticsearch's. */
+async function assertSameTokens(texts: string[], what: string): Promise<void> {
+  const expected = await analyzeAll(texts);
+  const differ = texts
+    .map((text, i) => ({ i, text, elasticsearch: expected[i], ours: tokenize(text) }))
+    .filter(({ elasticsearch, ours }) => JSON.stringify(elasticsearch) !== JSON.stringify(ours));
+  assert.deepEqual(differ.slice(0, 10), [], `${what}: ${texts.length - differ.length} of ${texts.length} agree`);
+}
+
+/**
+ * Elasticsearch's `standard` tokens for each text. 100 texts per `_analyze`
+ * request and at most 2 requests at a time: the analyze pool is 1 thread with a
+ * queue of 16, and 1,000 one-text requests would take far longer. The texts of
+ * one request are analyzed one after another, each starting one offset past the
+ * end of the previous, so start offsets tell which text a token came from.
+ */
+async function analyzeAll(texts: string[]): Promise<string[][]> {
+  for (const text of texts) assert.ok(text.isWellFormed(), "a lone surrogate cannot reach Elasticsearch as such");
+  const result: string[][] = texts.map(() => []);
+  const batches: number[] = [];
+  for (let first = 0; first < texts.length; first += 100) batches.push(first);
+  const worker = async (): Promise<void> => {
+    for (let first = batches.shift(); first !== undefined; first = batches.shift()) {
+      const batch = texts.slice(first, first + 100);
+      const starts: number[] = [];
+      let offset = 0;
+      for (const text of batch) {
+        starts.push(offset);
+        offset += text.length + 1;
+      }
+      const { tokens = [] } = await admin.indices.analyze({ analyzer: "standard", text: batch });
+      for (const token of tokens) {
+        let i = starts.length - 1;
+        while (starts[i]! > token.start_offset) i--;
+        result[first + i]!.push(token.token);
+      }
+    }
+  };
+  await Promise.all([worker(), worker()]);
+  return result;
+}
+
+/** Random texts mixing scripts, emoji sequences, numbers and the punctuation that joins or splits words. */
+function randomTexts(count: number, seed: number): string[] {
+  const rnd = mulberry32(seed);
+  const pick = <T>(list: readonly T[]): T => list[Math.floor(rnd() * list.length)]!;
+  const pieces: string[][] = [
+    ["Café", "naïve", "résumé", "STRASSE", "straße", "Ångström", "e\u0301cole", "Łódź", "ÇA", "İstanbul", "ΣΟΦΙΑ", "ﬁne", "Hello", "wörld", "x"],
+    ["مرحبا", "بالعالم", "العربية", "٣٫١٤", "١٢٣", "كتاب"],
+    ['צה"ל', "שלום", "ג'ירפה", 'ארה"ב', "עברית", "״", "׳"],
+    ["你好", "世界", "漢字", "中文", "𠀋"],
+    ["ひらがな", "の", "を", "ありがとう"],
+    ["コーヒー", "カタカナ", "ラーメン", "ー", "ｶﾀｶﾅ", "ﾗｰﾒﾝ"],
+    ["สวัสดี", "ภาษาไทย", "ครับ", "ง่าย"],
+    ["🎉", "😀", "👍🏽", "👨‍👩‍👧", "🇫🇷", "🇩🇪", "1️⃣", "#️⃣", "❤️", "🏳️‍🌈", "🧑🏿‍💻", "©", "™", "♡", "🏽", "\u200D", "\uFE0F"],
+    ["1,000", "3.14", "1.2.3", "1,000.50", "42", "007", "1,", ".5", "12:30", "v2"],
+    ["it's", "l'homme", "O’Reilly", "'", "’", "ab'", "'cd"],
+    ["_", "__", "snake_case", "_foo", "bar_"],
+    ["\u200B", "\u00AD", "\u2060", "\u0301"],
+  ];
+  const separators = ["", "", " ", " ", " ", ",", ".", "'", "’", '"', "_", ":", "-", "\u200B", "\n", "!", "?", "/", "@", "&"];
+  return Array.from({ length: count }, () => {
+    let text = "";
+    const words = 1 + Math.floor(rnd() * 8);
+    for (let i = 0; i < words; i++) {
+      if (i > 0 || rnd() < 0.2) text += pick(separators);
+      text += pick(pick(pieces));
+    }
+    if (rnd() < 0.2) text += pick(separators);
+    return text;
+  });
+}
 
 describe("writes", () => {
   const s = searchIndex("writes");

@@ -5,10 +5,11 @@ import { createHash } from "node:crypto";
 import { Client, errors, type ClientOptions, type estypes } from "@elastic/elasticsearch";
 import { DomainError, UnavailableError } from "../../domain/errors.js";
 import { limits } from "../../domain/limits.js";
+import { queryTerms } from "../../domain/search-text.js";
 import type { Message, SearchHit } from "../../domain/types.js";
 import type { SearchIndex } from "../../ports/search.js";
 import { messageIndexDefinition, type IndexShape, type MessageDocument } from "./mapping.js";
-import { buildQuery, queryWords } from "./query.js";
+import { buildQuery } from "./query.js";
 import {
   bulkFailures,
   bulkOperations,
@@ -105,7 +106,7 @@ export class ElasticsearchSearchIndex implements SearchIndex {
     if (!Number.isInteger(limit) || limit < 1 || limit > limits.pageMax) {
       throw new DomainError("validation_failed", "invalid limit", [{ field: "limit", message: `must be an integer from 1 to ${limits.pageMax}` }]);
     }
-    const words = queryWords(query);
+    const words = queryTerms(query);
     const fingerprint = queryFingerprint(app, chat, words);
     const cursor = after === null ? null : decodeCursor(after, fingerprint);
     if (words.length === 0) return { hits: [], next: null };

@@ -1,21 +1,15 @@
 import { DomainError } from "../../domain/errors.js";
 import { limits } from "../../domain/limits.js";
+import { queryTerms, tokenize } from "../../domain/search-text.js";
 import type { Message, SearchHit } from "../../domain/types.js";
 import type { SearchIndex } from "../../ports/search.js";
 import { BoundedLogs } from "./bounded-logs.js";
-import { tokenize } from "./tokenize.js";
 
 export interface MemorySearchIndexOptions {
   /** Same bounds as the store's, so the index never holds more than the store does. */
   maxMessagesPerChat?: number;
   maxMessagesTotal?: number;
 }
-
-/** Query caps, the same as the Elasticsearch adapter's: the text is cut to this
- * many code points, at most this many words take part, each cut to this length. */
-const MAX_QUERY_CHARS = 1024;
-const MAX_QUERY_TOKENS = 16;
-const MAX_TERM_CHARS = 64;
 
 interface Doc {
   readonly number: number;
@@ -28,7 +22,8 @@ interface Doc {
 /**
  * Embedded-mode SearchIndex with the Elasticsearch adapter's semantics:
  *
- * - Text is analyzed like ES's `standard` analyzer (see tokenize.ts).
+ * - Text is analyzed like ES's `standard` analyzer, and the query turned into
+ *   terms, by the same code as there (src/domain/search-text.ts).
  * - A message matches when every query token is a prefix of some body token
  *   (the last one too), so "hel wor" finds "Hello, world!". No accent folding.
  * - Score = number of query tokens that equal a body token (whole words)
@@ -36,8 +31,8 @@ interface Doc {
  *   + a tie-breaker below 1 that favours shorter bodies (like BM25's length norm).
  *   Hits sort by score desc, then number desc.
  * - `next` is an opaque cursor (base64url of JSON [score, number]).
- * - The query is capped like the Elasticsearch adapter's (16 words of at most
- *   64 characters), and `limit` must be 1…pageMax.
+ * - The query is capped like the Elasticsearch adapter's (16 distinct words of
+ *   at most 64 characters), and `limit` must be 1…pageMax.
  * - Re-indexing keeps the version with the highest updatedAt, so an edited
  *   message is found by its new text only, even if a stale copy arrives later.
  *
@@ -80,9 +75,7 @@ export class MemorySearchIndex implements SearchIndex {
     if (!Number.isInteger(limit) || limit < 1 || limit > limits.pageMax) {
       throw new DomainError("validation_failed", "invalid limit", [{ field: "limit", message: `must be an integer from 1 to ${limits.pageMax}` }]);
     }
-    const terms = tokenize(truncateCodePoints(query, MAX_QUERY_CHARS))
-      .slice(0, MAX_QUERY_TOKENS)
-      .map((term) => truncateCodePoints(term, MAX_TERM_CHARS));
+    const terms = queryTerms(query);
     const position = after === null ? null : decodeCursor(after);
     const log = this.docs.shelf(chatKey(app, chat))?.log;
     if (terms.length === 0 || !log) return { hits: [], next: null };
@@ -139,18 +132,6 @@ function containsPhrase(tokens: string[], terms: string[]): boolean {
     return true;
   }
   return false;
-}
-
-function truncateCodePoints(text: string, max: number): string {
-  if (text.length <= max) return text;
-  let end = 0;
-  let count = 0;
-  for (const ch of text) {
-    if (count === max) break;
-    end += ch.length;
-    count += 1;
-  }
-  return text.slice(0, end);
 }
 
 function chatKey(app: string, chat: number): string {
