@@ -44,6 +44,8 @@ export class Connection {
   send(frame: ServerFrame): void {
     if (!this.open) return;
     this.ws!.send(encodeFrame(frame, this.encoding), this.encoding === "msgpack");
+    // Replies count too: a client that sends but never reads its acks is a slow consumer.
+    this.checkBackpressure();
   }
 
   /** Sends bytes already encoded in this socket's encoding (shared live frames). */

@@ -86,6 +86,13 @@ export class Feeds {
     return this.feeds.size;
   }
 
+  /** Subscriptions still replaying or settling (taking events one by one). */
+  get resuming(): number {
+    let n = 0;
+    for (const feed of this.feeds.values()) n += feed.direct.size;
+    return n;
+  }
+
   /** Takes a reference on the channel's feed, subscribing the Bus on the first one. */
   acquire(channel: string): Feed {
     let feed = this.feeds.get(channel);
@@ -126,19 +133,19 @@ export class Feeds {
     if (!feed) return; // unsubscribed a moment ago
     const delivery = new Delivery(payload);
     try {
-      // Decoded once per event per process (resume filters need the number); a payload
-      // that does not decode came from a foreign publisher on our prefix and is dropped.
+      // Decoded once per event per process (resume filters need the number). A payload
+      // that does not decode came from a foreign publisher on our prefix: dropped.
       const frame = delivery.frame;
       if (typeof frame !== "object" || frame === null || typeof frame.op !== "string" || typeof frame.number !== "number") throw new Error("not a live frame");
-      const packTopic = feed.topic("msgpack");
-      const jsonTopic = feed.topic("json");
-      if (this.app.numSubscribers(packTopic) > 0) this.app.publish(packTopic, payload, true);
-      if (this.app.numSubscribers(jsonTopic) > 0) this.app.publish(jsonTopic, delivery.json, false);
-      for (const receiver of feed.direct) receiver.onLive(delivery);
     } catch (err) {
       this.log.warn({ err }, "dropped an undecodable live event");
       return;
     }
+    const packTopic = feed.topic("msgpack");
+    const jsonTopic = feed.topic("json");
+    if (this.app.numSubscribers(packTopic) > 0) this.app.publish(packTopic, payload, true);
+    if (this.app.numSubscribers(jsonTopic) > 0) this.app.publish(jsonTopic, delivery.json, false);
+    for (const receiver of feed.direct) receiver.onLive(delivery);
     if (feed.members.size > 0) this.touch(feed);
   }
 

@@ -38,7 +38,7 @@ export interface Realtime {
   /** The ChatService's onLive: encodes the event once and publishes it on the Bus. */
   onLive(event: LiveEvent): void;
   /** Local numbers, for logs and tests. */
-  stats(): { connections: number; feeds: number; slowConsumers: number };
+  stats(): { connections: number; feeds: number; resuming: number; slowConsumers: number };
   /** Graceful shutdown: every socket gets 1001 going away. */
   close(): Promise<void>;
 }
@@ -213,7 +213,7 @@ export function mountRealtime(app: TemplatedApp, deps: RealtimeDeps): Realtime {
       // Packed once, here; every process (this one too) fans it out from the Bus.
       bus.publish(channel, pack(frame)).catch((err: unknown) => log.warn({ err, kind: event.kind }, "live event not published on the bus"));
     },
-    stats: () => ({ connections: connections.size, feeds: feeds.size, slowConsumers }),
+    stats: () => ({ connections: connections.size, feeds: feeds.size, resuming: feeds.resuming, slowConsumers }),
     async close() {
       closing = true;
       for (const conn of [...connections]) conn.end(CloseCode.goingAway, "going away");
