@@ -77,6 +77,8 @@ export function mountRealtime(app: TemplatedApp, deps: RealtimeDeps): Realtime {
   };
   let closing = false;
   let slowConsumers = 0;
+  let lostLiveEvents = 0;
+  let lastLossLog = 0;
   const onSlowConsumer = (conn: Connection, why: string): void => {
     slowConsumers++;
     log.info({ conn: conn.id, why }, "closing a slow consumer (4008)");
@@ -211,7 +213,14 @@ export function mountRealtime(app: TemplatedApp, deps: RealtimeDeps): Realtime {
     onLive(event) {
       const { channel, frame } = liveFrame(event);
       // Packed once, here; every process (this one too) fans it out from the Bus.
-      bus.publish(channel, pack(frame)).catch((err: unknown) => log.warn({ err, kind: event.kind }, "live event not published on the bus"));
+      bus.publish(channel, pack(frame)).catch((err: unknown) => {
+        // The write itself is durable; subscribers fill the gap by resuming. One line per 10 s, not per event.
+        lostLiveEvents++;
+        const now = Date.now();
+        if (now - lastLossLog < 10_000) return;
+        lastLossLog = now;
+        log.warn({ err, lost: lostLiveEvents }, "live events not published on the bus");
+      });
     },
     stats: () => ({ connections: connections.size, feeds: feeds.size, resuming: feeds.resuming, slowConsumers }),
     async close() {
