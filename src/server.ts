@@ -13,7 +13,6 @@ import { mountRealtime } from "./transport/ws/ws-server.js";
 
 export interface RunningServer {
   port: number;
-  service: ChatService;
   close(): Promise<void>;
 }
 
@@ -64,7 +63,6 @@ export async function startServer(config: Config, backends: Backends, log: Logge
   const port = uws.us_socket_local_port(listenSocket as unknown as uWS.us_socket);
   return {
     port,
-    service,
     async close() {
       uws.us_listen_socket_close(listenSocket);
       await realtime.close();

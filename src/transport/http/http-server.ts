@@ -29,7 +29,7 @@ const READINESS_TIMEOUT_MS = 1000;
 
 /** Mounts the REST API, health endpoints and OpenAPI document on a uWS app. */
 export function mountHttp(app: TemplatedApp, deps: HttpDeps): void {
-  const routes = buildRoutes({ service: deps.service, adminKey: deps.adminKey, checkAdmin: adminCheck(deps.adminKey) });
+  const routes = buildRoutes({ service: deps.service, checkAdmin: adminCheck(deps.adminKey) });
   const router = new Router(routes);
   const openapi = JSON.stringify(buildOpenApi(routes));
 

@@ -38,7 +38,7 @@ export interface Route {
 
 export interface RouteDeps {
   service: ChatService;
-  adminKey: string | null;
+  /** Throws unless the Authorization header carries the admin key. */
   checkAdmin: (authorization: string) => void;
 }
 
