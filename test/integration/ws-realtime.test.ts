@@ -8,6 +8,7 @@ import WebSocket from "ws";
 import { migrate } from "../../src/adapters/mysql/migrate.js";
 import type { Backends } from "../../src/compose/backends.js";
 import { clusterBackends } from "../../src/compose/cluster.js";
+import { embeddedBackends } from "../../src/compose/embedded.js";
 import { loadConfig } from "../../src/config.js";
 import { startServer, type RunningServer } from "../../src/server.js";
 import { startWorker, type RunningWorker } from "../../src/worker/run-worker.js";
@@ -17,8 +18,8 @@ import { Api } from "../support/http.js";
 import { runCli, spawnCli, type Proc } from "../support/processes.js";
 
 // Realtime /ws end to end, over real sockets (SPEC §4). The first suite runs
-// one server in this process (embedded adapters when src/compose/embedded.ts
-// exists, else the cluster adapters against the loopback services); the second
+// one server in this process (embedded adapters; WS_TEST_CLUSTER=1 for the
+// cluster adapters against the loopback services); the second
 // spawns three real `serve` processes and a worker against MariaDB, Redis,
 // RabbitMQ and Elasticsearch. Every wait polls a condition with a deadline.
 
@@ -224,16 +225,18 @@ interface InProcess {
   stop(): Promise<void>;
 }
 
-/** One server in this process: embedded adapters if that module exists, else the cluster adapters. */
+/**
+ * One server in this process on the embedded adapters (as `npm start` runs
+ * it); WS_TEST_CLUSTER=1 runs the same suite on the cluster adapters against
+ * the loopback services instead.
+ */
 async function startInProcess(extraEnv: Record<string, string>): Promise<InProcess> {
-  const embeddedModule = "../../src/compose/embedded.js";
-  let embedded: { embeddedBackends(config: ReturnType<typeof loadConfig>): Backends } | null = null;
-  if (!process.env.WS_TEST_CLUSTER) embedded = await import(embeddedModule).catch(() => null);
+  const cluster = Boolean(process.env.WS_TEST_CLUSTER);
   let env: Record<string, string>;
   let backends: Backends;
-  if (embedded) {
+  if (!cluster) {
     env = { HOST: "127.0.0.1", PORT: "0", LOG_LEVEL: "silent", ...extraEnv };
-    backends = embedded.embeddedBackends(loadConfig(env));
+    backends = embeddedBackends(loadConfig(env));
   } else {
     env = isolatedEnv("ws", extraEnv);
     await migrate(new URL(env.MYSQL_URL!), fileURLToPath(new URL("../../sql", import.meta.url)));
@@ -251,7 +254,7 @@ async function startInProcess(extraEnv: Record<string, string>): Promise<InProce
       await server.close();
       await worker.close();
       await backends.close();
-      if (!embedded) await cleanupRun(env);
+      if (cluster) await cleanupRun(env);
     },
   };
 }
@@ -463,12 +466,13 @@ describe("realtime /ws, one server", () => {
       assert.ok(limitedReplies.length >= 30, `${limitedReplies.length} of 60 rate limited`);
       assert.ok(replies.filter((r) => r.op === "ack").length >= 20);
       assert.equal((await c.request({ op: "ping" })).op, "pong");
-      // Graceful shutdown: every socket is told 1001.
+      // Graceful shutdown (stop() closes the server first): every socket is told 1001.
       const closed = c.closed;
-      await limited.server.close();
-      assert.deepEqual(await closed, { code: 1001, reason: "going away" });
-    } finally {
       await limited.stop();
+      assert.deepEqual(await closed, { code: 1001, reason: "going away" });
+    } catch (err) {
+      await limited.stop().catch(() => undefined);
+      throw err;
     }
   });
 });
