@@ -28,6 +28,7 @@ import { runHttpLoad, type HttpLoadResult } from "./lib/http-load.js";
 import { repoRoot } from "./lib/procs.js";
 import type { LatencySummary } from "./lib/stats.js";
 import { E2E_CHATS, startBaseline, startCeiling, startProduct, type Target, type TargetName } from "./lib/targets.js";
+import { runWsLoad } from "./lib/ws-load-runner.js";
 import { openSocket, runWsSend } from "./lib/ws-send.js";
 import { formatSummary, summarize, type CpuProfile, type Window } from "./profile-summary.js";
 
@@ -61,6 +62,8 @@ const cfg = {
   e2eRates: flags.rate ? flags.rate.split(",").map((r) => num(r, 0, "rate")) : smoke ? [200] : [1000, 5000],
   e2eConnections: smoke ? 20 : 200,
   e2eSubscribers: smoke ? 1 : 2,
+  /** bench/ws-load.ts: delivered frames per second = rate × subscribers / chats. */
+  wsFanout: smoke ? { rate: 200, subscribers: 10, chats: 10 } : { rate: 2000, subscribers: 100, chats: 10 },
   wsSockets: smoke ? 10 : 50,
   wsWindow: 4,
   settleTimeoutMs: smoke ? 20_000 : 180_000,
@@ -290,6 +293,45 @@ const scenarios: Scenario[] = [
     },
   },
   ...cfg.e2eRates.map(e2eScenario),
+  {
+    id: "ws-fanout",
+    title: `WebSocket fanout with bench/ws-load.ts: sends at ${cfg.wsFanout.rate}/s (open loop) round-robin over ${cfg.wsFanout.chats} chats, ${cfg.wsFanout.subscribers} subscribers (chat 1 + i % ${cfg.wsFanout.chats}) spread over API processes A and B; ok/s = frames delivered per second, latency = send → frame`,
+    targets: ["ceiling", "product"],
+    async run(t) {
+      try {
+        (await openSocket(t.wsUrl, 3000)).terminate();
+      } catch (err) {
+        return { status: "pending", note: `pending /ws (${err instanceof Error ? err.message : String(err)})`, perSec: null, latency: null, ok: 0, non2xx: 0, errors: 0 };
+      }
+      const r = await runWsLoad({
+        urls: t.wsUrl === t.wsUrlOther ? [t.wsUrl] : [t.wsUrl, t.wsUrlOther],
+        app: t.app,
+        chats: cfg.wsFanout.chats,
+        rate: cfg.wsFanout.rate,
+        durationS: cfg.durationS,
+        subscribers: cfg.wsFanout.subscribers,
+      });
+      const rejected = Object.values(r.sends.errors).reduce((a, b) => a + b, 0);
+      const notes = [
+        `sends acked ${r.sends.ackedPerSec}/s, ack p50 ${fmtMs(r.ackLatencyMs.p50)} p99 ${fmtMs(r.ackLatencyMs.p99)} ms`,
+        r.sends.ackedPerSec < 0.95 * cfg.wsFanout.rate ? `kept ${r.sends.ackedPerSec} of ${cfg.wsFanout.rate}/s` : "",
+        r.deliveries.missing ? `${r.deliveries.missing} deliveries missing` : "",
+        r.deliveries.duplicates ? `${r.deliveries.duplicates} duplicates` : "",
+        r.deliveries.outOfOrder ? `${r.deliveries.outOfOrder} out of order` : "",
+        t.name === "ceiling" ? "one process, uWS topics" : "",
+      ];
+      return {
+        status: "ok",
+        note: notes.filter(Boolean).join("; "),
+        perSec: r.deliveries.deliveredPerSec,
+        latency: { count: r.deliveries.delivered, p50: r.e2eLatencyMs.p50, p90: null, p99: r.e2eLatencyMs.p99, max: r.e2eLatencyMs.max },
+        ok: r.deliveries.delivered,
+        non2xx: rejected,
+        errors: r.deliveries.missing + r.deliveries.duplicates + r.sends.unanswered,
+        detail: { ...r },
+      };
+    },
+  },
 ];
 
 // --- formatting

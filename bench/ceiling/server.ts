@@ -105,12 +105,14 @@ app.ws<Record<string, never>>("/ws", {
     }
     const topic = `${op.app}/${op.chat}`;
     switch (op.op) {
+      // Replies as the product's /ws protocol (src/transport/ws/PROTOCOL.md) names them.
       case "subscribe":
         ws.subscribe(topic);
-        if (op.ref !== undefined) ws.send(JSON.stringify({ op: "ack", ref: op.ref }));
+        ws.send(JSON.stringify({ op: "subscribed", ...(op.ref !== undefined ? { ref: op.ref } : {}), app: op.app, chat: op.chat }));
         return;
       case "unsubscribe":
         ws.unsubscribe(topic);
+        ws.send(JSON.stringify({ op: "unsubscribed", ...(op.ref !== undefined ? { ref: op.ref } : {}), app: op.app, chat: op.chat }));
         return;
       case "ping":
         ws.send(JSON.stringify({ op: "pong", ...(op.ref !== undefined ? { ref: op.ref } : {}) }));

@@ -1,0 +1,54 @@
+import { spawn } from "node:child_process";
+import { repoRoot } from "./procs.js";
+
+// Runs bench/ws-load.ts (the realtime engineer's tool; a CLI, so a child
+// process) against servers that are already up, and returns its --json result.
+
+export interface WsLoadArgs {
+  urls: string[];
+  app: string;
+  /** Chats 1..chats must exist in the application. */
+  chats: number;
+  rate: number;
+  durationS: number;
+  subscribers: number;
+}
+
+export interface WsLoadResult {
+  config: Record<string, unknown>;
+  sends: { sent: number; acked: number; errors: Record<string, number>; unanswered: number; ackedPerSec: number };
+  ackLatencyMs: { p50: number | null; p95: number | null; p99: number | null };
+  deliveries: { expected: number; delivered: number; missing: number; duplicates: number; outOfOrder: number; deliveredPerSec: number; windowS: number };
+  e2eLatencyMs: { p50: number | null; p95: number | null; p99: number | null; max: number | null };
+  subscriberCloses: Record<string, number>;
+}
+
+export function runWsLoad(a: WsLoadArgs): Promise<WsLoadResult> {
+  const args = [
+    "--import", "tsx", "bench/ws-load.ts",
+    "--url", a.urls.join(","),
+    "--app", a.app,
+    "--chats", String(a.chats),
+    "--rate", String(a.rate),
+    "--duration", String(a.durationS),
+    "--subscribers", String(a.subscribers),
+    "--json",
+  ];
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (c: Buffer) => (out += c.toString()));
+    child.stderr.on("data", (c: Buffer) => (err += c.toString()));
+    const timer = setTimeout(() => child.kill("SIGKILL"), (a.durationS + 120) * 1000);
+    child.on("exit", (code, signal) => {
+      clearTimeout(timer);
+      if (code !== 0) return reject(new Error(`ws-load exited ${code ?? signal}: ${err.trim().split("\n").slice(-3).join(" / ")}`));
+      try {
+        resolve(JSON.parse(out.slice(out.indexOf("{"))) as WsLoadResult);
+      } catch {
+        reject(new Error(`ws-load printed no JSON: ${out.slice(0, 300)}`));
+      }
+    });
+  });
+}
