@@ -17,11 +17,12 @@ import type { Backends } from "./backends.js";
 /** MySQL, Redis, RabbitMQ and Elasticsearch adapters from the configured URLs. */
 export function clusterBackends(config: Config, urls: ClusterUrls, log: Logger): Backends {
   const redisOptions = { maxRetriesPerRequest: 2, enableOfflineQueue: true, connectTimeout: 3000, lazyConnect: false };
-  const redis = new Redis(urls.redis.toString(), redisOptions);
+  // Auto-pipelining sends one event-loop tick's commands in one socket write.
+  const redis = new Redis(urls.redis.toString(), { ...redisOptions, enableAutoPipelining: true });
   const subscriber = new Redis(urls.redis.toString(), { ...redisOptions, maxRetriesPerRequest: null });
   for (const client of [redis, subscriber]) client.on("error", (err: Error) => log.debug({ err: err.message }, "redis connection error"));
   const keys = new RedisKeys(config.redisPrefix);
-  const store = new MysqlStore(urls.mysql);
+  const store = new MysqlStore(urls.mysql, 20);
   const amqp = new RabbitConnection(urls.amqp);
   const queue = new RabbitWriteQueue(amqp, config.queueName, config.publishTimeoutMs);
   const indexQueueName = `${config.queueName}.index`;
