@@ -106,15 +106,18 @@ export class ChatService {
   }
 
   async listMessages(app: string, chat: number, range: MessageRange, limit: number): Promise<Page<Message>> {
-    await this.getChat(app, chat);
     const descending = range.direction !== "after";
     const after = range.direction === "after" ? range.number : 0;
     const before = range.direction === "before" ? range.number : Number.MAX_SAFE_INTEGER;
-    const [durable, recent] = await Promise.all([
+    const cursor = (last: Message): string => String(last.number);
+    const recent = await this.deps.recent.listMessages(app, chat, after, before, limit + 1, descending);
+    if (coversPage(recent, range, limit + 1)) return pageOf(recent, limit, cursor);
+    // The buffer holding anything of this chat proves the chat exists.
+    const [durable] = await Promise.all([
       this.deps.store.listMessages(app, chat, range, limit + 1),
-      this.deps.recent.listMessages(app, chat, after, before, limit + 1, descending),
+      recent.length > 0 ? undefined : this.getChat(app, chat),
     ]);
-    return pageOf(mergePages(durable, recent, limit + 1, descending), limit, (last) => String(last.number));
+    return pageOf(mergePages(durable, recent, limit + 1, descending), limit, cursor);
   }
 
   async editMessage(app: string, chat: number, number: number, body: string): Promise<Message> {
@@ -227,6 +230,22 @@ export class ChatService {
 
 function throwNotFound(what: string): never {
   throw notFound(what);
+}
+
+/**
+ * Whether a page read from the recent buffer alone is the whole truth: it must
+ * start right at the cursor (the newest page starts at the buffer's newest,
+ * which is the chat's newest), hold consecutive numbers, and either fill the
+ * page or reach an end (number 1 going down, the newest going up). The buffer
+ * keeps a chat's highest numbers, so nothing MySQL holds can fall inside.
+ */
+function coversPage(page: Message[], range: MessageRange, wanted: number): boolean {
+  if (page.length === 0) return false;
+  const step = range.direction === "after" ? 1 : -1;
+  const first = page[0]!.number;
+  if (range.direction !== "newest" && first !== range.number + step) return false;
+  for (let i = 1; i < page.length; i++) if (page[i]!.number !== first + i * step) return false;
+  return page.length === wanted || range.direction === "after" || page[page.length - 1]!.number === 1;
 }
 
 function pageOf<T>(rows: T[], limit: number, cursorOf: (last: T) => string): Page<T> {
