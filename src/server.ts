@@ -61,11 +61,16 @@ export async function startServer(config: Config, backends: Backends, log: Logge
   onLive = realtime.onLive;
   const listenSocket = await listen(app, config.host, config.port);
   const port = uws.us_socket_local_port(listenSocket as unknown as uWS.us_socket);
+  let closing: Promise<void> | undefined;
   return {
     port,
-    async close() {
-      uws.us_listen_socket_close(listenSocket);
-      await realtime.close();
+    close() {
+      // Idempotent: closing a uWS listen socket twice is undefined behaviour.
+      closing ??= (async () => {
+        uws.us_listen_socket_close(listenSocket);
+        await realtime.close();
+      })();
+      return closing;
     },
   };
 }

@@ -4,7 +4,7 @@ import type { RedisKeys } from "./keys.js";
 
 /** Redis pub/sub between processes. Subscribing needs its own connection. */
 export class RedisBus implements Bus {
-  private handler: (channel: string, payload: Uint8Array) => void = () => undefined;
+  private readonly handlers: ((channel: string, payload: Uint8Array) => void)[] = [];
 
   constructor(
     private readonly publisher: Redis,
@@ -13,7 +13,8 @@ export class RedisBus implements Bus {
   ) {
     const prefix = keys.channel("");
     subscriber.on("messageBuffer", (channel: Buffer, payload: Buffer) => {
-      this.handler(channel.toString().slice(prefix.length), payload);
+      const name = channel.toString().slice(prefix.length);
+      for (const handler of this.handlers) handler(name, payload);
     });
   }
 
@@ -30,7 +31,7 @@ export class RedisBus implements Bus {
   }
 
   onMessage(handler: (channel: string, payload: Uint8Array) => void): void {
-    this.handler = handler;
+    this.handlers.push(handler);
   }
 
   async close(): Promise<void> {
