@@ -5,6 +5,8 @@ import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { describe, it } from "node:test";
+import WebSocket from "ws";
+import { eventually } from "../support/env.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -52,6 +54,31 @@ describe("README, as written, against `npm start`", () => {
       assert.match(stdout, /"name":"random"/);
       assert.match(stdout, /TOKEN=[A-Za-z0-9_-]{22}/);
       assert.doesNotMatch(stdout, /"error"/);
+
+      // The WebSocket transcript: send each `>` frame, expect the `<` frames in order.
+      const token = /TOKEN=([A-Za-z0-9_-]{22})/.exec(stdout)![1]!;
+      const readme = await readFile(`${root}/README.md`, "utf8");
+      const transcript = /```text\n([\s\S]*?)```/.exec(readme)![1]!.trim().split("\n");
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`);
+      const received: Record<string, unknown>[] = [];
+      ws.on("message", (data) => received.push(JSON.parse(data.toString())));
+      await once(ws, "open");
+      let expected = 0;
+      for (const line of transcript) {
+        const frame = JSON.parse(line.slice(2).replaceAll("<TOKEN>", token)) as Record<string, unknown>;
+        if (line.startsWith("> ")) {
+          ws.send(JSON.stringify(frame));
+          continue;
+        }
+        const index = expected++;
+        await eventually(() => received.length > index, 5000, `README frame ${index}: ${line}`);
+        const got = received[index]!;
+        for (const [key, value] of Object.entries(frame)) {
+          if (value === "…") assert.equal(typeof got[key], "string", key);
+          else assert.deepEqual(got[key], value, `frame ${index} ${key}: ${JSON.stringify(got)}`);
+        }
+      }
+      ws.close();
     } finally {
       process.kill(-child.pid!, "SIGTERM");
       await once(child, "exit");
