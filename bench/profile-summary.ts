@@ -1,6 +1,7 @@
 // Summarizes a V8 .cpuprofile (node --cpu-prof): top functions by self time,
 // and self time by where the code lives (our src/, each npm package, node
-// internals, V8/GC). Usage: tsx bench/profile-summary.ts <file.cpuprofile> [top=10]
+// internals, V8/GC). Usage: tsx bench/profile-summary.ts <file.cpuprofile>... [top=10]
+// (whole profile; bench/run.ts --profile keeps only the load window).
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
@@ -164,11 +165,15 @@ export function formatSummary(s: ProfileSummary): string {
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const file = process.argv[2];
-  if (!file) {
-    process.stderr.write("usage: tsx bench/profile-summary.ts <file.cpuprofile> [top]\n");
+  const args = process.argv.slice(2);
+  const files = args.filter((a) => a.endsWith(".cpuprofile"));
+  const top = Number(args.find((a) => /^\d+$/.test(a)) ?? 10);
+  if (files.length === 0) {
+    process.stderr.write("usage: tsx bench/profile-summary.ts <file.cpuprofile>... [top]\n");
     process.exit(2);
   }
-  const summary = summarize(JSON.parse(readFileSync(file, "utf8")) as CpuProfile, Number(process.argv[3] ?? 10));
-  process.stdout.write(`${formatSummary(summary)}\n`);
+  for (const file of files) {
+    const summary = summarize(JSON.parse(readFileSync(file, "utf8")) as CpuProfile, top);
+    process.stdout.write(`${files.length > 1 ? `## ${file}\n\n` : ""}${formatSummary(summary)}\n\n`);
+  }
 }
