@@ -3,8 +3,12 @@ import { PoisonBatchError, type WriteConsumer } from "../ports/queue.js";
 import type { SearchIndex } from "../ports/search.js";
 
 /** Bulk-indexes message writes. A batch the index could not take for now is
- * retried; one it rejected for good goes to the dead-letter queue. */
+ * retried; one it rejected for good goes to the dead-letter queue. The index
+ * is ensured on the first batch, inside that retry, so a worker starts (and
+ * persists to MySQL) while Elasticsearch is away. */
 export class IndexWorker {
+  private ensured = false;
+
   constructor(
     private readonly consumer: WriteConsumer,
     private readonly search: SearchIndex,
@@ -15,6 +19,10 @@ export class IndexWorker {
       const messages = batch.flatMap((e) => (e.kind === "message" ? [e.message] : []));
       if (messages.length === 0) return;
       try {
+        if (!this.ensured) {
+          await this.search.ensure();
+          this.ensured = true;
+        }
         await this.search.index(messages);
       } catch (err) {
         if (err instanceof UnavailableError) throw err;

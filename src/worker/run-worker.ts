@@ -12,7 +12,6 @@ export interface RunningWorker {
 
 /** The worker role: persistence, indexing and count reconciliation. */
 export async function startWorker(config: Config, backends: Backends, log: Logger): Promise<RunningWorker> {
-  await backends.search.ensure();
   const writes = new WriteWorker(backends.writeConsumer(), backends.store, backends.indexQueue, backends.heartbeats, `${hostname()}-${process.pid}`, log);
   const index = new IndexWorker(backends.indexConsumer(), backends.search);
   const reconciler = new CountReconciler(backends.store, backends.lock, config.reconcileIntervalMs, log);

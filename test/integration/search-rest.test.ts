@@ -19,7 +19,10 @@ describe("search over REST with the worker and the real Elasticsearch", () => {
     await esProxy.start();
     const viaProxy = { ...env, ELASTICSEARCH_URL: `http://127.0.0.1:${esProxy.port}` };
     assert.equal((await runCli(["migrate"], env)).code, 0);
+    // Both roles must start while Elasticsearch is away; indexing waits for it.
+    await esProxy.cut();
     procs = [await spawnCli("worker", viaProxy), await spawnCli("serve", viaProxy)];
+    await esProxy.restore();
     api = new Api(`http://127.0.0.1:${procs[1]!.port}`);
     token = (await api.post("/api/v1/applications", { name: "search" })).json.token;
     const number = (await api.postReady(`/api/v1/applications/${token}/chats`, {})).json.number;
