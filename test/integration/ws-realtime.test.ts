@@ -18,10 +18,10 @@ import { Api } from "../support/http.js";
 import { runCli, spawnCli, type Proc } from "../support/processes.js";
 
 // Realtime /ws end to end, over real sockets (SPEC §4). The first suite runs
-// one server in this process (embedded adapters; WS_TEST_CLUSTER=1 for the
-// cluster adapters against the loopback services); the second
-// spawns three real `serve` processes and a worker against MariaDB, Redis,
-// RabbitMQ and Elasticsearch. Every wait polls a condition with a deadline.
+// one server in this process, once on the embedded adapters and once on the
+// cluster adapters against the loopback services; the second spawns three
+// real `serve` processes and a worker against MariaDB, Redis, RabbitMQ and
+// Elasticsearch. Every wait polls a condition with a deadline.
 
 type Frame = Record<string, any> & { op: string };
 type Protocol = "chat.v1.json" | "chat.v1.msgpack";
@@ -225,13 +225,14 @@ interface InProcess {
   stop(): Promise<void>;
 }
 
+type Mode = "embedded" | "cluster";
+
 /**
- * One server in this process on the embedded adapters (as `npm start` runs
- * it); WS_TEST_CLUSTER=1 runs the same suite on the cluster adapters against
- * the loopback services instead.
+ * One server in this process, on the embedded adapters (as `npm start` runs
+ * it) or on the cluster adapters against the loopback services.
  */
-async function startInProcess(extraEnv: Record<string, string>): Promise<InProcess> {
-  const cluster = Boolean(process.env.WS_TEST_CLUSTER);
+async function startInProcess(mode: Mode, extraEnv: Record<string, string>): Promise<InProcess> {
+  const cluster = mode === "cluster";
   let env: Record<string, string>;
   let backends: Backends;
   if (!cluster) {
@@ -259,7 +260,9 @@ async function startInProcess(extraEnv: Record<string, string>): Promise<InProce
   };
 }
 
-describe("realtime /ws, one server", () => {
+/** The single-server acceptance suite; it runs in both modes. */
+function oneServerSuite(mode: Mode): void {
+describe(`realtime /ws, one server (${mode})`, () => {
   let srv: InProcess;
   let api: Api;
   let token: string;
@@ -271,7 +274,7 @@ describe("realtime /ws, one server", () => {
   };
 
   before(async () => {
-    srv = await startInProcess({ WS_MAX_SUBSCRIPTIONS: "4", WS_SENDS_PER_SECOND: "100000", WS_MAX_PAYLOAD_BYTES: "131072" });
+    srv = await startInProcess(mode, { WS_MAX_SUBSCRIPTIONS: "4", WS_SENDS_PER_SECOND: "100000", WS_MAX_PAYLOAD_BYTES: "131072" });
     api = new Api(srv.base);
     token = await appWithChats(api, 6);
   });
@@ -456,7 +459,7 @@ describe("realtime /ws, one server", () => {
   });
 
   it("rate-limits sends per socket with an error, and keeps the socket open", async () => {
-    const limited = await startInProcess({ WS_SENDS_PER_SECOND: "20" });
+    const limited = await startInProcess(mode, { WS_SENDS_PER_SECOND: "20" });
     try {
       const lapi = new Api(limited.base);
       const ltoken = await appWithChats(lapi, 1);
@@ -476,6 +479,10 @@ describe("realtime /ws, one server", () => {
     }
   });
 });
+}
+
+oneServerSuite("embedded");
+oneServerSuite("cluster");
 
 // --- several real processes against the real services
 

@@ -53,3 +53,17 @@ describe("domain helpers", () => {
     assert.ok(redacted.includes(token.slice(0, 4)));
   });
 });
+
+describe("logging", () => {
+  it("never writes a token in full", async () => {
+    const { createLogger } = await import("../../src/log.js");
+    const lines: string[] = [];
+    const log = createLogger("info", "test", { write: (line: string) => void lines.push(line) });
+    const token = newToken();
+    log.info({ token, app: token, url: `/api/v1/applications/${token}/chats`, nested: { token } }, "created");
+    const output = lines.join("");
+    assert.match(output, /"msg":"created"/);
+    assert.ok(!output.includes(token), output);
+    assert.ok(output.includes(`${token.slice(0, 4)}…`), "keeps a short prefix for correlation");
+  });
+});

@@ -5,9 +5,24 @@ import type { WriteQueue } from "../../ports/queue.js";
 import type { RabbitConnection } from "./rabbit-connection.js";
 import { assertQueueWithDeadLetter } from "./topology.js";
 
-/** Publishes persistent msgpack batches and resolves on the broker's confirm. */
+/** Most events one AMQP message carries when publishes are coalesced. */
+const MAX_EVENTS_PER_MESSAGE = 2000;
+
+interface PendingPublish {
+  events: WriteEvent[];
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+/**
+ * Publishes persistent msgpack batches and resolves on the broker's confirm.
+ * Publishes made in the same event-loop turn (one per chat that flushed) are
+ * coalesced into one AMQP message, so the broker's work grows with turns, not
+ * with chats; each caller still resolves only on that message's confirm.
+ */
 export class RabbitWriteQueue implements WriteQueue {
   private channel: Promise<ConfirmChannel> | null = null;
+  private pending: PendingPublish[] = [];
 
   constructor(
     private readonly connection: RabbitConnection,
@@ -19,17 +34,51 @@ export class RabbitWriteQueue implements WriteQueue {
     });
   }
 
-  async publish(events: WriteEvent[]): Promise<void> {
-    const channel = await this.open();
-    const body = pack(events);
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error("publish confirm timed out")), this.confirmTimeoutMs);
-      channel.sendToQueue(this.queue, body, { persistent: true, contentType: "application/msgpack" }, (err) => {
-        clearTimeout(timer);
-        if (err) reject(err instanceof Error ? err : new Error("publish nacked by broker"));
-        else resolve();
-      });
+  publish(events: WriteEvent[]): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.pending.push({ events, resolve, reject });
+      if (this.pending.length === 1) setImmediate(() => void this.sendPending());
     });
+  }
+
+  private async sendPending(): Promise<void> {
+    const publishes = this.pending;
+    this.pending = [];
+    // Split so one AMQP message stays bounded; a caller's events stay together.
+    const groups: PendingPublish[][] = [[]];
+    let size = 0;
+    for (const p of publishes) {
+      if (size > 0 && size + p.events.length > MAX_EVENTS_PER_MESSAGE) {
+        groups.push([]);
+        size = 0;
+      }
+      groups[groups.length - 1]!.push(p);
+      size += p.events.length;
+    }
+    let channel: ConfirmChannel;
+    try {
+      channel = await this.open();
+    } catch (err) {
+      for (const p of publishes) p.reject(err as Error);
+      return;
+    }
+    for (const group of groups) this.send(channel, group);
+  }
+
+  private send(channel: ConfirmChannel, group: PendingPublish[]): void {
+    const settle = (err: Error | null): void => {
+      clearTimeout(timer);
+      for (const p of group) (err ? p.reject(err) : p.resolve());
+    };
+    const timer = setTimeout(() => settle(new Error("publish confirm timed out")), this.confirmTimeoutMs);
+    const body = pack(group.length === 1 ? group[0]!.events : group.flatMap((p) => p.events));
+    try {
+      channel.sendToQueue(this.queue, body, { persistent: true, contentType: "application/msgpack" }, (err) =>
+        settle(err ? (err instanceof Error ? err : new Error("publish nacked by broker")) : null),
+      );
+    } catch (err) {
+      settle(err as Error); // the channel closed under us
+    }
   }
 
   async drained(): Promise<boolean> {
