@@ -24,6 +24,7 @@ import { parseArgs } from "node:util";
 import { services } from "../test/support/env.js";
 import { runE2e } from "./lib/e2e.js";
 import { measureFloors, type Floor } from "./lib/floors.js";
+import { runLag } from "./lib/lag.js";
 import { runHttpLoad, type HttpLoadResult } from "./lib/http-load.js";
 import { repoRoot } from "./lib/procs.js";
 import type { LatencySummary } from "./lib/stats.js";
@@ -42,6 +43,9 @@ const { values: flags } = parseArgs({
     /** Comma-separated e2e rates, e.g. 1000,5000. */
     rate: { type: "string" },
     "drain-count": { type: "string" },
+    /** Sustained create rate of the lag scenario (default: about half the spread maximum here). */
+    "lag-rate": { type: "string" },
+    "lag-duration": { type: "string" },
     chats: { type: "string" },
   },
 });
@@ -67,6 +71,8 @@ const cfg = {
   wsSockets: smoke ? 10 : 50,
   wsWindow: 4,
   settleTimeoutMs: smoke ? 20_000 : 180_000,
+  lagRate: num(flags["lag-rate"], smoke ? 200 : 3000, "lag-rate"),
+  lagDurationS: num(flags["lag-duration"], smoke ? 1 : 60, "lag-duration"),
 };
 /**
  * How long an HTTP run lasts: --duration seconds; in the smoke a fixed count
@@ -267,6 +273,34 @@ const scenarios: Scenario[] = [
         non2xx: r.non2xx,
         errors: r.errors + lost,
         detail: { createS: r.durationS, createPerSec: r.okPerSec, drainMs, persisted, acked: acked.size, lostAcknowledged: lost, statusCodes: r.statusCodes },
+      };
+    },
+  },
+  {
+    id: "lag",
+    title: `MySQL lag under a sustained ${cfg.lagRate}/s of creates for ${cfg.lagDurationS} s, spread over ${cfg.spreadChats} chats`,
+    targets: ["product"],
+    async run(t) {
+      const idBefore = (await t.maxMessageId()) ?? 0;
+      const r = await runLag({
+        origin: t.origin,
+        path: () => messagesPath(t, 1 + Math.floor(Math.random() * t.chats.spread)),
+        body: nextBody,
+        rate: cfg.lagRate,
+        durationS: cfg.lagDurationS,
+        connections: 200,
+        persisted: async () => (await t.countMessagesAfter(idBefore)) ?? 0,
+      });
+      const kept = r.achievedPerSec >= cfg.lagRate * 0.95;
+      return {
+        status: r.catchUpMs === null ? "failed" : "ok",
+        note: `max MySQL lag ${r.maxLagS.toFixed(2)} s over ${r.samples.length} samples; all persisted ${r.catchUpMs === null ? "NEVER" : `${fmt(r.catchUpMs)} ms`} after the last ack${kept ? "" : `; kept only ${fmt(r.achievedPerSec)} of ${cfg.lagRate}/s`}`,
+        perSec: r.achievedPerSec,
+        latency: r.rest,
+        ok: r.acked,
+        non2xx: r.failed,
+        errors: 0,
+        detail: { rate: cfg.lagRate, maxLagS: r.maxLagS, catchUpMs: r.catchUpMs, samples: r.samples },
       };
     },
   },
