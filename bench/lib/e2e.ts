@@ -2,6 +2,7 @@ import { Pool } from "undici";
 import type WebSocket from "ws";
 import { Outcomes, Samples, is2xx, type LatencySummary } from "./stats.js";
 import { openSocket, request } from "./ws-send.js";
+import { openLoop } from "./open-loop.js";
 
 // End-to-end realtime latency: REST creates on one API process at a fixed,
 // open-loop rate (a send is due every 1/rate s whether or not earlier ones
@@ -115,15 +116,7 @@ export async function runE2e(load: E2eLoad): Promise<E2eResult> {
     );
   };
   const started = performance.now();
-  await new Promise<void>((resolve) => {
-    const tick = (): void => {
-      const due = Math.min(total, Math.floor(((performance.now() - started) * load.rate) / 1000));
-      while (sent < due) fire();
-      if (sent >= total) resolve();
-      else setTimeout(tick, 1);
-    };
-    tick();
-  });
+  await openLoop(load.rate, total, started, () => sent, fire);
   const sendWindowS = (performance.now() - started) / 1000;
   await Promise.all(inflight);
   const answeredS = (performance.now() - started) / 1000;

@@ -1,5 +1,6 @@
 import { Pool } from "undici";
 import { Samples, type LatencySummary } from "./stats.js";
+import { openLoop } from "./open-loop.js";
 
 // Sustained load: open-loop creates at a fixed rate (a send is due every
 // 1/rate s whether or not earlier ones answered), spread over chats, while
@@ -62,15 +63,7 @@ export async function runLag(load: LagLoad): Promise<LagResult> {
       samples.push({ t: Math.round((performance.now() - started) / 1000), acked: at, persisted, lagS: Math.max(0, at - persisted) / load.rate });
     });
   }, 1000);
-  await new Promise<void>((resolve) => {
-    const tick = (): void => {
-      const due = Math.min(total, Math.floor(((performance.now() - started) * load.rate) / 1000));
-      while (sent < due) fire();
-      if (sent >= total) resolve();
-      else setTimeout(tick, 1);
-    };
-    tick();
-  });
+  await openLoop(load.rate, total, started, () => sent, fire);
   while (inFlight > 0) await new Promise((r) => setTimeout(r, 20));
   const sendS = (performance.now() - started) / 1000;
   clearInterval(sampler);
