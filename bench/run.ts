@@ -30,7 +30,7 @@ import { repoRoot } from "./lib/procs.js";
 import type { LatencySummary } from "./lib/stats.js";
 import { E2E_CHATS, startBaseline, startCeiling, startProduct, type Target, type TargetName } from "./lib/targets.js";
 import { runWsLoad } from "./lib/ws-load-runner.js";
-import { openSocket, runWsSend } from "./lib/ws-send.js";
+import { runWsSend } from "./lib/ws-send.js";
 import { formatSummary, summarize, type CpuProfile, type Window } from "./profile-summary.js";
 
 const { values: flags } = parseArgs({
@@ -90,7 +90,7 @@ const log = (line: string): void => {
 
 // --- results
 
-type Status = "ok" | "pending" | "n/a" | "failed";
+type Status = "ok" | "n/a" | "failed";
 
 interface Row {
   scenario: string;
@@ -159,11 +159,6 @@ function e2eScenario(rate: number): Scenario {
     title: `End to end: REST creates at ${rate}/s (open loop, ${cfg.e2eConnections} connections, round-robin over ${E2E_CHATS} chats) on API process A → ${cfg.e2eSubscribers} WebSocket subscriber(s) of all those chats on API process B; latency = body's send time → frame parsed`,
     targets: ["ceiling", "product"],
     async run(t) {
-      try {
-        (await openSocket(t.wsUrlOther, 3000)).terminate();
-      } catch (err) {
-        return { status: "pending", note: `pending /ws (${err instanceof Error ? err.message : String(err)})`, perSec: null, latency: null, ok: 0, non2xx: 0, errors: 0 };
-      }
       const r = await runE2e({
         restOrigin: t.origin,
         wsUrl: t.wsUrlOther,
@@ -309,11 +304,6 @@ const scenarios: Scenario[] = [
     title: `WebSocket send → ack, one hot chat, ${cfg.wsSockets} sockets × ${cfg.wsWindow} in flight`,
     targets: ["ceiling", "product"],
     async run(t) {
-      try {
-        (await openSocket(t.wsUrl, 3000)).terminate();
-      } catch (err) {
-        return { status: "pending", note: `pending /ws (${err instanceof Error ? err.message : String(err)})`, perSec: null, latency: null, ok: 0, non2xx: 0, errors: 0 };
-      }
       const r = await runWsSend({ url: t.wsUrl, app: t.app, chat: t.chats.hot, sockets: cfg.wsSockets, window: cfg.wsWindow, durationS: cfg.durationS });
       return {
         status: "ok",
@@ -332,11 +322,6 @@ const scenarios: Scenario[] = [
     title: `WebSocket fanout with bench/ws-load.ts: sends at ${cfg.wsFanout.rate}/s (open loop) round-robin over ${cfg.wsFanout.chats} chats, ${cfg.wsFanout.subscribers} subscribers (chat 1 + i % ${cfg.wsFanout.chats}) spread over API processes A and B; ok/s = frames delivered per second, latency = send → frame`,
     targets: ["ceiling", "product"],
     async run(t) {
-      try {
-        (await openSocket(t.wsUrl, 3000)).terminate();
-      } catch (err) {
-        return { status: "pending", note: `pending /ws (${err instanceof Error ? err.message : String(err)})`, perSec: null, latency: null, ok: 0, non2xx: 0, errors: 0 };
-      }
       const r = await runWsLoad({
         urls: t.wsUrl === t.wsUrlOther ? [t.wsUrl] : [t.wsUrl, t.wsUrlOther],
         app: t.app,
@@ -542,7 +527,7 @@ async function main(): Promise<void> {
         process.stderr.write(`smoke FAILED: ${[...broken.map((r) => `${r.scenario}/${r.target}: ${r.status} ${r.note ?? "no successful answer"}`), ...dead.map((d) => `${d.target} died`)].join("; ")}\n`);
         process.exitCode = 1;
       } else {
-        process.stderr.write(`smoke ok: ${rows.filter((r) => r.status === "ok").length} runs answered, ${rows.filter((r) => r.status === "pending").length} pending, in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+        process.stderr.write(`smoke ok: ${rows.filter((r) => r.status === "ok").length} runs answered in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
       }
     }
   }

@@ -6,7 +6,7 @@ import mysql from "mysql2/promise";
 import { cleanupRun, deleteRedisPrefix } from "../support/cleanup.js";
 import { eventually, isolatedEnv } from "../support/env.js";
 import { Api } from "../support/http.js";
-import { runCli, spawnCli, type Proc } from "../support/processes.js";
+import { spawnCli, spawnCluster, type Proc } from "../support/processes.js";
 
 // Enough sockets for thousands of requests in flight at once.
 setGlobalDispatcher(new Agent({ connections: 256, pipelining: 1 }));
@@ -45,10 +45,7 @@ describe("many processes, one application (real MariaDB, Redis, RabbitMQ)", () =
   let token: string;
 
   before(async () => {
-    const migrated = await runCli(["migrate"], env);
-    assert.equal(migrated.code, 0, migrated.output);
-    servers = await Promise.all([0, 1, 2].map(() => spawnCli("serve", env)));
-    worker = await spawnCli("worker", env);
+    ({ servers, worker } = await spawnCluster(env, 3));
     apis = servers.map((s) => new Api(`http://127.0.0.1:${s.port}`));
     db = await mysql.createConnection(env.MYSQL_URL!);
     redis = new Redis(env.REDIS_URL!);

@@ -15,7 +15,7 @@ import { startWorker, type RunningWorker } from "../../src/worker/run-worker.js"
 import { cleanupRun } from "../support/cleanup.js";
 import { eventually, isolatedEnv } from "../support/env.js";
 import { Api } from "../support/http.js";
-import { runCli, spawnCli, type Proc } from "../support/processes.js";
+import { spawnCluster, type Proc } from "../support/processes.js";
 
 // Realtime /ws end to end, over real sockets (SPEC §4). The first suite runs
 // one server in this process, once on the embedded adapters and once on the
@@ -505,10 +505,7 @@ describe("realtime /ws across three serve processes (real MariaDB, Redis, Rabbit
   };
 
   before(async () => {
-    const migrated = await runCli(["migrate"], env);
-    assert.equal(migrated.code, 0, migrated.output);
-    servers = await Promise.all([0, 1, 2].map(() => spawnCli("serve", env)));
-    worker = await spawnCli("worker", env);
+    ({ servers, worker } = await spawnCluster(env, 3));
     apis = servers.map((s) => new Api(`http://127.0.0.1:${s.port}`));
     token = await appWithChats(apis[0]!, 4);
   });

@@ -57,3 +57,11 @@ export async function runCli(args: string[], env: Record<string, string>): Promi
   const [code] = (await once(child, "exit")) as [number | null];
   return { code, output };
 }
+
+/** Migrates, then spawns `servers` real `serve` processes and one `worker` on one isolated env. */
+export async function spawnCluster(env: Record<string, string>, servers: number): Promise<{ servers: Proc[]; worker: Proc }> {
+  const migrated = await runCli(["migrate"], env);
+  if (migrated.code !== 0) throw new Error(`migrate failed:\n${migrated.output}`);
+  const spawned = await Promise.all(Array.from({ length: servers }, () => spawnCli("serve", env)));
+  return { servers: spawned, worker: await spawnCli("worker", env) };
+}

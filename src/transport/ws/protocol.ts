@@ -176,7 +176,7 @@ export function liveFrame(event: LiveEvent): LiveFrame {
     case "message":
     case "message_updated": {
       const m = event.message;
-      const frame: ServerFrame = { op: event.kind, app: m.app, chat: m.chat, number: m.number, body: m.body, created_at: time(m.createdAt) };
+      const frame: ServerFrame = { ...messageFrame(m), op: event.kind };
       if (event.kind === "message_updated") frame.updated_at = time(m.updatedAt);
       return { channel: chatChannel(m.app, m.chat), frame };
     }
