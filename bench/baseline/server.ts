@@ -182,7 +182,7 @@ server.listen(Number(process.env.PORT ?? 0), process.env.HOST ?? "127.0.0.1", ()
 const stop = (): void => {
   server.close();
   server.closeAllConnections();
-  pool.end().finally(() => process.exit(0));
+  void pool.end().finally(() => process.exit(0));
 };
 process.on("SIGTERM", stop);
 process.on("SIGINT", stop);

@@ -218,6 +218,7 @@ const HIRAGANA_CHARS = /\p{Script=Hiragana}/u;
 // the likeliest of them in a chat; later letters and marks of other scripts
 // (rare historic scripts, mostly) are not listed and may be split differently.
 const UNKNOWN_TO_LUCENE =
+  // eslint-disable-next-line no-misleading-character-class -- code point ranges, not characters to combine
   /[\u4DB6-\u4DBF\u9FF0-\u9FFF\u{16FE2}\u{16FE4}\u{16FF0}-\u{16FFF}\u{1AFF0}-\u{1AFFF}\u{1B11F}-\u{1B122}\u{1B132}\u{1B155}\u{2A6D7}-\u{2A6DF}\u{2B735}-\u{2B73F}\u{2CEA2}-\u{2CEAF}\u{2EBF0}-\u{2EE5D}\u{30000}-\u{3FFFF}]/u;
 
 function computeClass(cp: number): number {

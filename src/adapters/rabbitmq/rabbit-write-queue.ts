@@ -68,7 +68,10 @@ export class RabbitWriteQueue implements WriteQueue {
   private send(channel: ConfirmChannel, group: PendingPublish[]): void {
     const settle = (err: Error | null): void => {
       clearTimeout(timer);
-      for (const p of group) (err ? p.reject(err) : p.resolve());
+      for (const p of group) {
+        if (err) p.reject(err);
+        else p.resolve();
+      }
     };
     const timer = setTimeout(() => settle(new Error("publish confirm timed out")), this.confirmTimeoutMs);
     const body = pack(group.length === 1 ? group[0]!.events : group.flatMap((p) => p.events));
