@@ -7,6 +7,7 @@ import { KeyedBatcher } from "./batcher.js";
 import { DomainError, UnavailableError, notFound } from "./errors.js";
 import { fresher, mergePages } from "./merge.js";
 import type { CounterRecovery } from "./recovery.js";
+import { isCanonicalToken } from "./token.js";
 import type { Application, Chat, Message, MessageRange, Page, SearchHit, WriteEvent } from "./types.js";
 
 /** What happened, for realtime subscribers. Emitted after the write is durable. */
@@ -50,10 +51,12 @@ export class ChatService {
   }
 
   async getApplication(token: string): Promise<Application> {
+    known(token);
     return (await this.deps.store.findApplication(token)) ?? throwNotFound("application");
   }
 
   async renameApplication(token: string, name: string): Promise<Application> {
+    known(token);
     return (await this.deps.store.renameApplication(token, name, this.deps.now())) ?? throwNotFound("application");
   }
 
@@ -64,11 +67,13 @@ export class ChatService {
 
   // --- chats
 
-  createChat(app: string, name: string | null): Promise<Chat> {
+  async createChat(app: string, name: string | null): Promise<Chat> {
+    known(app);
     return this.chatBatcher.submit(app, name);
   }
 
   async getChat(app: string, number: number): Promise<Chat> {
+    known(app);
     const [durable, recent] = await Promise.all([this.deps.store.findChat(app, number), this.deps.recent.getChat(app, number)]);
     const chat = fresher(durable, recent);
     if (!chat) throw notFound("chat");
@@ -77,6 +82,7 @@ export class ChatService {
   }
 
   async listChats(app: string, after: number, limit: number): Promise<Page<Chat>> {
+    known(app);
     const [durable, recent] = await Promise.all([
       this.deps.store.listChats(app, after, limit + 1),
       this.deps.recent.listChats(app, after, limit + 1),
@@ -95,17 +101,20 @@ export class ChatService {
 
   // --- messages
 
-  createMessage(app: string, chat: number, body: string): Promise<Message> {
+  async createMessage(app: string, chat: number, body: string): Promise<Message> {
+    known(app);
     return this.messageBatcher.submit(`${app}\u0000${chat}`, { app, chat, body });
   }
 
   async getMessage(app: string, chat: number, number: number): Promise<Message> {
+    known(app);
     const message =
       (await this.deps.recent.getMessage(app, chat, number)) ?? (await this.deps.store.findMessage(app, chat, number));
     return message ?? throwNotFound("message");
   }
 
   async listMessages(app: string, chat: number, range: MessageRange, limit: number): Promise<Page<Message>> {
+    known(app);
     const descending = range.direction !== "after";
     const after = range.direction === "after" ? range.number : 0;
     const before = range.direction === "before" ? range.number : Number.MAX_SAFE_INTEGER;
@@ -226,6 +235,11 @@ export class ChatService {
   private nextVersion(previous: number): number {
     return Math.max(this.deps.now(), previous + 1);
   }
+}
+
+/** Every use case names its application by token; a non-canonical spelling names none. */
+function known(token: string): void {
+  if (!isCanonicalToken(token)) throw notFound("application");
 }
 
 function throwNotFound(what: string): never {

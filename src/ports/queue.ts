@@ -30,5 +30,8 @@ export interface WriteConsumer {
   start(handler: (batch: WriteEvent[]) => Promise<void>): Promise<void>;
   /** Deliveries currently held (received, not yet acked). */
   inFlight(): number;
+  /** Parks events that can never apply in the dead-letter queue, durably,
+   * so a batch can be acked without losing them. */
+  deadLetter(events: WriteEvent[]): Promise<void>;
   close(): Promise<void>;
 }

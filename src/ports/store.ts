@@ -1,5 +1,9 @@
 import type { Application, Chat, Message, MessageRange, WriteEvent } from "../domain/types.js";
 
+export interface AppliedWrites {
+  rejected: WriteEvent[];
+}
+
 export interface MessageKey {
   app: string;
   chat: number;
@@ -25,8 +29,10 @@ export interface Store {
   maxMessageNumber(app: string, chat: number): Promise<number | null>;
 
   /** Idempotent: applying the same events again changes nothing. Counts are
-   * incremented by the number of rows this call newly inserted. */
-  applyWrites(events: WriteEvent[]): Promise<void>;
+   * incremented by the number of rows this call newly inserted. Events that
+   * can never apply (their application does not exist) are returned, not
+   * dropped, so the caller can dead-letter them. */
+  applyWrites(events: WriteEvent[]): Promise<AppliedWrites>;
 
   /** Recomputes counts for a slice of chats/applications; returns the cursor for
    * the next slice (null when the sweep wrapped) and how many rows it repaired. */

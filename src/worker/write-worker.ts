@@ -38,7 +38,12 @@ export class WriteWorker {
 
   private async handle(batch: WriteEvent[]): Promise<void> {
     const started = performance.now();
-    await this.store.applyWrites(batch);
+    const { rejected } = await this.store.applyWrites(batch);
+    if (rejected.length > 0) {
+      // Never silently: a write the API acknowledged must not vanish without a trace.
+      await this.consumer.deadLetter(rejected);
+      this.log.error({ events: rejected.length }, "writes for an unknown application were dead-lettered");
+    }
     const messages = batch.filter((e) => e.kind === "message");
     if (messages.length > 0) await this.indexQueue.publish(messages);
     this.log.debug({ events: batch.length, ms: Math.round(performance.now() - started) }, "batch persisted");

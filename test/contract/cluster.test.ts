@@ -84,7 +84,7 @@ queueContract("rabbitmq", async () => {
     cleanup: async () => {
       await consumer.close();
       await queue.close();
-      const channel = await connection.channel();
+      const channel = await connection.confirmChannel();
       await channel.deleteQueue(name);
       await channel.deleteQueue(`${name}.dead`);
       await connection.close();

@@ -13,6 +13,7 @@ restAcceptance("cluster", async () => {
   return {
     base: `http://127.0.0.1:${proc.port}`,
     adminKey,
+    output: () => proc.output(),
     async stop() {
       await proc.stop();
       await cleanupRun(env);

@@ -5,5 +5,5 @@ import { restAcceptance } from "../support/rest-acceptance.js";
 restAcceptance("embedded", async () => {
   const env = { PORT: "0", HOST: "127.0.0.1", MYSQL_URL: "", REDIS_URL: "", AMQP_URL: "", ELASTICSEARCH_URL: "", RECONCILE_INTERVAL_MS: "200" };
   const proc = await spawnCli("serve", env);
-  return { base: `http://127.0.0.1:${proc.port}`, adminKey: null, stop: () => proc.stop() };
+  return { base: `http://127.0.0.1:${proc.port}`, adminKey: null, output: () => proc.output(), stop: () => proc.stop() };
 });

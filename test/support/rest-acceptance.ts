@@ -6,6 +6,8 @@ import { Api } from "./http.js";
 export interface Target {
   base: string;
   adminKey: string | null;
+  /** Everything the server process logged so far. */
+  output(): string;
   stop(): Promise<void>;
 }
 
@@ -114,6 +116,39 @@ export function restAcceptance(mode: string, start: () => Promise<Target>): void
       }
       const failed = await api.post("/api/v1/applications", { name: 42 });
       assert.deepEqual(failed.json.error.details.map((d: { field: string }) => d.field), ["name"]);
+    });
+
+    it("names an application by its one canonical token: variants are 404 and store, number or log nothing", async () => {
+      const created = await api.post("/api/v1/applications", { name: "canonical" });
+      const real = created.json.token as string;
+      const base = `/api/v1/applications/${real}`;
+      assert.equal((await api.postReady(`${base}/chats`, {})).status, 201);
+      assert.equal((await api.post(`${base}/chats/1/messages`, { body: "first" })).json.number, 1);
+      const flipped = real.replace(/[a-z]/, (c) => c.toUpperCase()) === real ? real.replace(/[A-Z]/, (c) => c.toLowerCase()) : real.replace(/[a-z]/, (c) => c.toUpperCase());
+      const variants = [`${real}%20`, `%20${real}`, `${real}%00`, `${real}%C3%A9`, `${real}=`, flipped, `${real.slice(0, 21)}%C3%A9`, "%C3%A9", `${real}${real}`];
+      for (const variant of variants) {
+        const app = `/api/v1/applications/${variant}`;
+        const answers = [
+          await api.get(app),
+          await api.patch(app, { name: "hijack" }),
+          await api.post(`${app}/chats`, {}),
+          await api.get(`${app}/chats`),
+          await api.get(`${app}/chats/1`),
+          await api.post(`${app}/chats/1/messages`, { body: "via a variant" }),
+          await api.get(`${app}/chats/1/messages`),
+          await api.get(`${app}/chats/1/messages/1`),
+          await api.get(`${app}/chats/1/messages/search?q=first`),
+        ];
+        for (const res of answers) assert.equal(res.status, 404, `${variant}: ${res.status} ${JSON.stringify(res.json)}`);
+      }
+      // Nothing was numbered under a variant: the real counters moved by exactly one each.
+      assert.equal((await api.post(`${base}/chats`, {})).json.number, 2);
+      assert.equal((await api.post(`${base}/chats/1/messages`, { body: "second" })).json.number, 2);
+      const page = await api.get(`${base}/chats/1/messages`);
+      assert.deepEqual(page.json.data.map((m: { body: string }) => m.body), ["second", "first"]);
+      assert.equal((await api.get(base)).json.name, "canonical");
+      const log = target.output();
+      for (const variant of [real, flipped]) assert.ok(!log.includes(variant), "no whole token, nor a variant of one, in the log");
     });
 
     it("answers 413 for a body over 1 MiB and keeps serving", async () => {

@@ -62,7 +62,12 @@ export class MemoryBroker {
 
   deadLetter(entry: BrokerEntry): void {
     this.held -= 1;
-    this.dead.push(entry.events);
+    this.deadLetterEvents(entry.events);
+  }
+
+  /** Events parked without a batch of their own (the rest of their batch applied). */
+  deadLetterEvents(events: WriteEvent[]): void {
+    this.dead.push(events);
     if (this.dead.length > 1000) this.dead.shift();
   }
 

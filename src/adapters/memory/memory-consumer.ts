@@ -44,6 +44,10 @@ export class MemoryWriteConsumer implements WriteConsumer {
     return this.held ? 1 : 0;
   }
 
+  async deadLetter(events: WriteEvent[]): Promise<void> {
+    this.broker.deadLetterEvents(structuredClone(events));
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     this.wake?.();

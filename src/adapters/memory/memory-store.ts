@@ -1,5 +1,5 @@
 import type { Application, Chat, Message, MessageRange, WriteEvent } from "../../domain/types.js";
-import type { MessageKey, Store } from "../../ports/store.js";
+import type { AppliedWrites, MessageKey, Store } from "../../ports/store.js";
 import { BoundedLogs } from "./bounded-logs.js";
 import { NumberedLog } from "./numbered-log.js";
 
@@ -108,17 +108,19 @@ export class MemoryStore implements Store {
 
   // --- the worker's write
 
-  async applyWrites(events: WriteEvent[]): Promise<void> {
+  async applyWrites(events: WriteEvent[]): Promise<AppliedWrites> {
+    const rejected: WriteEvent[] = [];
     for (const event of events) {
-      if (event.kind === "chat") this.applyChat(event.chat);
+      if (!this.apps.has(event.kind === "chat" ? event.chat.app : event.message.app)) rejected.push(event);
+      else if (event.kind === "chat") this.applyChat(event.chat);
       else this.applyMessage(event.message);
     }
+    return { rejected };
   }
 
   /** Upsert by updatedAt. The row's messagesCount belongs to the store, never to the event. */
   private applyChat(incoming: Chat): void {
-    const app = this.apps.get(incoming.app);
-    if (!app) return; // no such application: nothing to attach the row to
+    const app = this.apps.get(incoming.app)!;
     const log = this.chatLog(incoming.app);
     const existing = log.get(incoming.number);
     if (!existing) {
@@ -134,8 +136,7 @@ export class MemoryStore implements Store {
   }
 
   private applyMessage(incoming: Message): void {
-    const app = this.apps.get(incoming.app);
-    if (!app) return;
+    const app = this.apps.get(incoming.app)!;
     const chats = this.chatLog(incoming.app);
     let chat = chats.get(incoming.chat);
     if (!chat) {

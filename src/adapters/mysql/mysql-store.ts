@@ -1,6 +1,6 @@
 import mysql, { type Pool, type PoolConnection, type ResultSetHeader, type RowDataPacket } from "mysql2/promise";
 import type { Application, Chat, Message, MessageRange, WriteEvent } from "../../domain/types.js";
-import type { MessageKey, Store } from "../../ports/store.js";
+import type { AppliedWrites, MessageKey, Store } from "../../ports/store.js";
 
 const APP_COLUMNS = "a.token, a.name, a.chats_count, a.created_at, a.updated_at";
 const CHAT_COLUMNS = "a.token, c.number, c.name, c.messages_count, c.created_at, c.updated_at";
@@ -129,19 +129,21 @@ export class MysqlStore implements Store {
     return rows.map(toMessage);
   }
 
-  async applyWrites(events: WriteEvent[]): Promise<void> {
-    if (events.length === 0) return;
+  async applyWrites(events: WriteEvent[]): Promise<AppliedWrites> {
+    if (events.length === 0) return { rejected: [] };
     const appIds = await this.resolveAppIds([...new Set(events.map(eventApp))]);
     // Writes for an application that does not exist cannot be applied by
-    // retrying; they are dropped here (the API never produces them).
+    // retrying; they go back to the caller, which dead-letters them.
     const known = events.filter((e) => appIds.has(eventApp(e)));
+    const rejected = events.filter((e) => !appIds.has(eventApp(e)));
+    if (known.length === 0) return { rejected };
     for (let attempt = 1; ; attempt++) {
       const conn = await this.pool.getConnection();
       try {
         await conn.beginTransaction();
         await new WriteBatch(conn, appIds).apply(known);
         await conn.commit();
-        return;
+        return { rejected };
       } catch (err) {
         await conn.rollback().catch(() => undefined);
         if (attempt >= 5 || !RETRYABLE.has((err as { code?: string }).code ?? "")) throw err;

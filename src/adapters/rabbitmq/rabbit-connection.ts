@@ -1,4 +1,4 @@
-import amqp, { type Channel, type ChannelModel, type ConfirmChannel } from "amqplib";
+import amqp, { type ChannelModel, type ConfirmChannel } from "amqplib";
 
 /**
  * One AMQP connection, opened on first use and again after it broke. Callers
@@ -13,10 +13,6 @@ export class RabbitConnection {
 
   async confirmChannel(): Promise<ConfirmChannel> {
     return (await this.connect()).createConfirmChannel();
-  }
-
-  async channel(): Promise<Channel> {
-    return (await this.connect()).createChannel();
   }
 
   /** Called when the connection breaks, so owners of channels can reopen them. */

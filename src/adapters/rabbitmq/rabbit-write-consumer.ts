@@ -1,5 +1,5 @@
-import type { Channel, ConsumeMessage } from "amqplib";
-import { unpack } from "msgpackr";
+import type { ConfirmChannel, ConsumeMessage } from "amqplib";
+import { pack, unpack } from "msgpackr";
 import { parseWriteEvents } from "../../domain/write-event-schema.js";
 import type { WriteEvent } from "../../domain/types.js";
 import { PoisonBatchError, type WriteConsumer } from "../../ports/queue.js";
@@ -20,7 +20,7 @@ export interface ConsumerOptions {
  * that does not decode is dead-lettered alone and blocks nothing.
  */
 export class RabbitWriteConsumer implements WriteConsumer {
-  private channel: Channel | null = null;
+  private channel: ConfirmChannel | null = null;
   private buffer: { message: ConsumeMessage; events: WriteEvent[] }[] = [];
   private processing = 0;
   private timer: NodeJS.Timeout | null = null;
@@ -45,6 +45,16 @@ export class RabbitWriteConsumer implements WriteConsumer {
     return this.buffer.length + this.processing;
   }
 
+  async deadLetter(events: WriteEvent[]): Promise<void> {
+    const channel = this.channel;
+    if (!channel) throw new Error("the consumer's channel is closed");
+    await new Promise<void>((resolve, reject) =>
+      channel.sendToQueue(`${this.queue}.dead`, pack(events), { persistent: true, contentType: "application/msgpack" }, (err) =>
+        err ? reject(err instanceof Error ? err : new Error("dead-letter publish nacked")) : resolve(),
+      ),
+    );
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
@@ -53,7 +63,8 @@ export class RabbitWriteConsumer implements WriteConsumer {
   }
 
   private async open(): Promise<void> {
-    const channel = await this.connection.channel();
+    // A confirm channel, so dead-lettered events are durable before their batch is acked.
+    const channel = await this.connection.confirmChannel();
     channel.on("error", () => undefined);
     await assertQueueWithDeadLetter(channel, this.queue);
     await channel.prefetch(this.options.prefetch);
@@ -76,7 +87,7 @@ export class RabbitWriteConsumer implements WriteConsumer {
     }
   }
 
-  private receive(channel: Channel, message: ConsumeMessage): void {
+  private receive(channel: ConfirmChannel, message: ConsumeMessage): void {
     let events: WriteEvent[];
     try {
       events = parseWriteEvents(unpack(message.content));
