@@ -19,13 +19,13 @@ export interface RunningServer {
 /** 128 bits from the CSPRNG, URL-safe (22 characters). */
 export const newToken = (): string => randomBytes(16).toString("base64url");
 
-export function createService(config: Config, backends: Backends, onLive: (event: LiveEvent) => void): ChatService {
+export function createService(config: Config, backends: Backends, log: Logger, onLive: (event: LiveEvent) => void): ChatService {
   const recovery = new CounterRecovery(
     backends.sequencer,
     backends.queue,
     backends.heartbeats,
     backends.lock,
-    { publishTimeoutMs: config.publishTimeoutMs, pollMs: 1000 },
+    { publishTimeoutMs: config.publishTimeoutMs, pollMs: 1000, onError: (err) => log.warn({ err }, "counter recovery failed; retrying") },
     (ms) => sleep(ms),
   );
   // A fresh or emptied Redis has no epoch: start the fence now, not on the first request.
@@ -49,7 +49,7 @@ export async function startServer(config: Config, backends: Backends, log: Logge
   const uws = nativeUws();
   const app = uws.App();
   let onLive: (event: LiveEvent) => void = () => undefined;
-  const service = createService(config, backends, (event) => onLive(event));
+  const service = createService(config, backends, log, (event) => onLive(event));
   mountHttp(app, {
     service,
     adminKey: config.adminKey,

@@ -7,7 +7,11 @@ export interface RecoveryOptions {
   /** Longest time a publish may stay unconfirmed before its request fails. */
   publishTimeoutMs: number;
   pollMs: number;
+  /** Told about a recovery attempt that failed (it is retried after pollMs). */
+  onError: (err: unknown) => void;
 }
+
+const LEASE = "sequencer-recovery";
 
 /**
  * Restores the sequencer after it lost its state (Redis restarted empty).
@@ -16,11 +20,14 @@ export interface RecoveryOptions {
  * publish still awaiting its confirm. While the epoch marker is missing no
  * number is handed out; one leader waits out the publish timeout (so in-flight
  * publishes have landed or failed), then waits until the queue is empty and
- * every worker has committed what it held. Only then is MySQL the whole truth;
- * the marker is written and counters are re-seeded lazily from MySQL maxima.
+ * every worker attached to it has committed what it held. Only then is MySQL
+ * the whole truth; the marker is written and counters are re-seeded lazily
+ * from MySQL maxima. Nothing here compares clocks of different hosts: worker
+ * reports are ordered by marks (see WorkerHeartbeats).
  */
 export class CounterRecovery {
   private running: Promise<void> | null = null;
+  private retry: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly sequencer: Sequencer,
@@ -31,33 +38,60 @@ export class CounterRecovery {
     private readonly sleep: (ms: number) => Promise<void>,
   ) {}
 
-  /** Starts recovery once per process; concurrent callers share it. */
+  /** Starts recovery once per process; concurrent callers share it. Never
+   * rejects: a failed attempt (Redis flapping, say) is reported and retried. */
   trigger(): void {
-    this.running ??= this.run().finally(() => {
-      this.running = null;
-    });
+    this.running ??= this.run()
+      .catch((err: unknown) => {
+        this.options.onError(err);
+        this.retry ??= setTimeout(() => {
+          this.retry = null;
+          this.trigger();
+        }, this.options.pollMs);
+        this.retry.unref();
+      })
+      .finally(() => {
+        this.running = null;
+      });
+  }
+
+  /** Whether this process is running a recovery now (for readiness and metrics). */
+  get active(): boolean {
+    return this.running !== null;
   }
 
   private async run(): Promise<void> {
     const leaseMs = this.options.publishTimeoutMs + 10_000;
-    if (!(await this.lock.acquire("sequencer-recovery", leaseMs))) return;
+    if (!(await this.lock.acquire(LEASE, leaseMs))) return;
     try {
       if (await this.sequencer.hasEpoch()) return;
       await this.sleep(this.options.publishTimeoutMs);
-      // Ready count zero, then every worker idle in a report made after that,
-      // then still zero: a worker that died holding writes had them requeued.
-      for (;;) {
-        await this.lock.acquire("sequencer-recovery", leaseMs);
-        if (await this.queue.drained()) {
-          const since = Date.now();
-          await this.sleep(this.options.pollMs);
-          if ((await this.workers.idleSince(since)) && (await this.queue.drained())) break;
-        }
+      while (!(await this.everyWriteDurable())) {
+        // A leader that lost its lease stops: another process holds it now.
+        if (!(await this.lock.acquire(LEASE, leaseMs))) return;
         await this.sleep(this.options.pollMs);
       }
+      if (!(await this.lock.acquire(LEASE, leaseMs))) return;
       await this.sequencer.setEpoch();
     } finally {
-      await this.lock.release("sequencer-recovery");
+      await this.lock.release(LEASE);
     }
+  }
+
+  /**
+   * Nothing waits in the queue; then, after a fresh mark, every live worker
+   * reported holding nothing, and at least as many did as the broker has
+   * consumers (a frozen worker stops reporting but stays attached, so it
+   * keeps this false until the broker drops it and requeues its writes);
+   * then still nothing waits.
+   */
+  private async everyWriteDurable(): Promise<boolean> {
+    if ((await this.queue.backlog()).waiting > 0) return false;
+    const mark = await this.workers.observe();
+    await this.sleep(this.options.pollMs);
+    const idle = await this.workers.idleWorkers(mark);
+    if (idle === null) return false;
+    const after = await this.queue.backlog();
+    return after.waiting === 0 && idle >= after.consumers;
   }
 }

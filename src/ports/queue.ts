@@ -4,11 +4,16 @@ import type { WriteEvent } from "../domain/types.js";
 export interface WriteQueue {
   /** Resolves only once the broker confirmed the events durable. */
   publish(events: WriteEvent[]): Promise<void>;
-  /** True when no write is waiting in the queue. Writes a worker holds unacked are
-   * not seen here; WorkerHeartbeats reports those. */
-  drained(): Promise<boolean>;
+  /** Writes waiting in the queue, and the consumers (workers) attached to it.
+   * Writes a worker holds unacked are not counted; WorkerHeartbeats reports those. */
+  backlog(): Promise<Backlog>;
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface Backlog {
+  waiting: number;
+  consumers: number;
 }
 
 export interface Delivery {

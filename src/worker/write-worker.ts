@@ -25,8 +25,14 @@ export class WriteWorker {
 
   async start(): Promise<void> {
     await this.consumer.start((batch) => this.handle(batch));
+    // Each report pairs what the worker holds now with the mark it read on the
+    // previous beat, so the count is always taken after the mark was read.
+    let mark = 0;
     this.beat = setInterval(() => {
-      this.heartbeats.beat(this.workerId, this.consumer.inFlight()).catch(() => undefined);
+      this.heartbeats.beat(this.workerId, mark, this.consumer.inFlight()).then(
+        (current) => (mark = current),
+        () => undefined,
+      );
     }, HEARTBEAT_MS);
     this.beat.unref();
   }

@@ -13,34 +13,51 @@ export interface HeartbeatsFixture extends Cleanup {
 
 export function heartbeatsContract(name: string, make: () => Promise<HeartbeatsFixture>): void {
   describe(`WorkerHeartbeats contract: ${name}`, () => {
-    it("is idle when no worker is alive", () =>
+    it("counts no idle worker when none is alive", () =>
       using(make, async ({ heartbeats }) => {
-        assert.equal(await heartbeats.idleSince(Date.now()), true);
+        assert.equal(await heartbeats.idleWorkers(await heartbeats.observe()), 0);
       }));
 
-    it("is idle once every worker reported holding nothing since the mark", () =>
+    it("hands out increasing marks, and answers the current one on every beat", () =>
       using(make, async ({ heartbeats }) => {
-        const since = Date.now();
-        await heartbeats.beat(uniqueName("worker"), 0);
-        await heartbeats.beat(uniqueName("worker"), 0);
-        assert.equal(await heartbeats.idleSince(since), true);
+        const first = await heartbeats.observe();
+        const second = await heartbeats.observe();
+        assert.ok(second > first);
+        assert.equal(await heartbeats.beat(uniqueName("worker"), 0, 0), second);
+      }));
+
+    it("counts the workers that reported holding nothing after the mark", () =>
+      using(make, async ({ heartbeats }) => {
+        const a = uniqueName("worker");
+        const b = uniqueName("worker");
+        const mark = await heartbeats.observe();
+        // Each beat answers the mark the worker carries into its next report.
+        const seenA = await heartbeats.beat(a, 0, 0);
+        const seenB = await heartbeats.beat(b, 0, 0);
+        assert.equal(await heartbeats.idleWorkers(mark), null, "their reports were counted before they read the mark");
+        await heartbeats.beat(a, seenA, 0);
+        await heartbeats.beat(b, seenB, 0);
+        assert.equal(await heartbeats.idleWorkers(mark), 2);
       }));
 
     it("is not idle while a worker holds writes, and is once it reports none", () =>
       using(make, async ({ heartbeats }) => {
-        const since = Date.now();
         const busy = uniqueName("worker");
-        await heartbeats.beat(uniqueName("worker"), 0);
-        await heartbeats.beat(busy, 3);
-        assert.equal(await heartbeats.idleSince(since), false);
-        await heartbeats.beat(busy, 0);
-        assert.equal(await heartbeats.idleSince(since), true);
+        const mark = await heartbeats.observe();
+        const seen = await heartbeats.beat(busy, 0, 0);
+        await heartbeats.beat(busy, seen, 3);
+        assert.equal(await heartbeats.idleWorkers(mark), null);
+        await heartbeats.beat(busy, seen, 0);
+        assert.equal(await heartbeats.idleWorkers(mark), 1);
       }));
 
-    it("does not count a report made before the mark", () =>
+    it("does not count a report that carries an older mark, whatever any clock says", () =>
       using(make, async ({ heartbeats }) => {
-        await heartbeats.beat(uniqueName("worker"), 0);
-        assert.equal(await heartbeats.idleSince(Date.now() + 60_000), false, "that worker has not reported since");
+        const worker = uniqueName("worker");
+        const old = await heartbeats.beat(worker, 0, 0);
+        const mark = await heartbeats.observe();
+        await heartbeats.beat(worker, old, 0);
+        assert.equal(await heartbeats.idleWorkers(mark), null, "that worker has not read the new mark yet");
       }));
   });
 }

@@ -47,7 +47,7 @@ export function queueContract(name: string, make: () => Promise<QueueFixture>): 
 
         const all = published.flat();
         await waitFor(() => handled.length >= all.length, { what: `${all.length} events handled` });
-        await waitFor(() => queue.drained(), { what: "queue drained" });
+        await waitFor(async () => (await queue.backlog()).waiting === 0, { what: "queue drained" });
         assert.deepEqual(handled, all);
         assert.equal(consumer.inFlight(), 0);
       }));
@@ -70,7 +70,7 @@ export function queueContract(name: string, make: () => Promise<QueueFixture>): 
 
         const all = published.flat();
         await waitFor(() => succeeded.length >= all.length, { what: "every event handled" });
-        await waitFor(() => queue.drained(), { what: "queue drained" });
+        await waitFor(async () => (await queue.backlog()).waiting === 0, { what: "queue drained" });
         assert.equal(failedWith.length, 2, "the failing batch was offered again after the first failure");
         assert.deepEqual(succeeded.map(label).sort(), all.map(label).sort(), "each event handled successfully exactly once");
         const retried = succeeded.map(label);
@@ -90,29 +90,32 @@ export function queueContract(name: string, make: () => Promise<QueueFixture>): 
         for (const batch of published) await queue.publish(batch);
         const others = published.flat().map(label).filter((l) => !published[1]!.map(label).includes(l));
         await waitFor(() => others.every((l) => offered.includes(l)), { what: "every other batch delivered" });
-        await waitFor(() => queue.drained(), { what: "queue drained" });
+        await waitFor(async () => (await queue.backlog()).waiting === 0, { what: "queue drained" });
         await eventually(async () => assert.equal(consumer.inFlight(), 0));
         assert.equal(offered.filter((l) => l === poisoned).length, 1, "the rejected batch is not retried");
       }));
 
-    it("is not drained while a published batch waits for a consumer", () =>
+    it("counts a published batch as waiting until a consumer takes it, and counts the consumers", () =>
       using(make, async ({ queue, consumer }) => {
-        assert.equal(await queue.drained(), true, "a fresh queue is drained");
+        assert.deepEqual(await queue.backlog(), { waiting: 0, consumers: 0 }, "a fresh queue");
         const [batch] = batches(1);
         await queue.publish(batch!);
-        assert.equal(await queue.drained(), false);
+        assert.deepEqual(await queue.backlog(), { waiting: 1, consumers: 0 });
 
         const handled: WriteEvent[] = [];
         await consumer.start(async (events) => {
           handled.push(...events);
         });
         await waitFor(() => handled.length >= batch!.length, { what: "the batch handled" });
-        await waitFor(() => queue.drained(), { what: "queue drained after consumption" });
+        await waitFor(async () => (await queue.backlog()).waiting === 0, { what: "queue drained after consumption" });
         assert.deepEqual(handled, batch);
+        assert.equal((await queue.backlog()).consumers, 1);
+        await consumer.close();
+        await waitFor(async () => (await queue.backlog()).consumers === 0, { what: "the closed consumer detached" });
       }));
 
     // A held batch is reported by the consumer (and so by the worker's
-    // heartbeat), not by drained(); counter recovery relies on both.
+    // heartbeat), not by backlog(); counter recovery relies on both.
     it("reports a batch held unacknowledged as in flight until the handler finishes", () =>
       using(make, async ({ queue, consumer }) => {
         const hold = gate();
@@ -128,7 +131,7 @@ export function queueContract(name: string, make: () => Promise<QueueFixture>): 
         }
         await eventually(async () => {
           assert.equal(consumer.inFlight(), 0);
-          assert.equal(await queue.drained(), true);
+          assert.equal((await queue.backlog()).waiting, 0);
         });
       }));
 

@@ -12,7 +12,7 @@ import { ChatService } from "../../src/domain/chat-service.js";
 import { CounterRecovery } from "../../src/domain/recovery.js";
 import type { Message, MessageRange } from "../../src/domain/types.js";
 
-const APP = "app-token-for-pages-000";
+const APP = "app-token-for-pages-00";
 
 /** A service whose store holds messages 1..20 and whose recent buffer holds `recentNumbers`. */
 async function fixture(recentNumbers: number[], edited: number[] = []) {
@@ -33,7 +33,7 @@ async function fixture(recentNumbers: number[], edited: number[] = []) {
     queue,
     recent,
     search: new MemorySearchIndex(),
-    recovery: new CounterRecovery(sequencer, queue, new MemoryWorkerHeartbeats(), new MemoryLeaseLock(), { publishTimeoutMs: 0, pollMs: 1 }, async () => undefined),
+    recovery: new CounterRecovery(sequencer, queue, new MemoryWorkerHeartbeats(), new MemoryLeaseLock(), { publishTimeoutMs: 0, pollMs: 1, onError: () => undefined }, async () => undefined),
     newToken: () => APP,
     now: Date.now,
     onLive: () => undefined,

@@ -31,6 +31,14 @@ export class MemoryBroker {
     return this.held;
   }
 
+  /** Batches waiting for a consumer. */
+  get waiting(): number {
+    return this.ready.length - this.readyHead;
+  }
+
+  /** Consumers attached (started and not closed). */
+  consumers = 0;
+
   enqueue(events: WriteEvent[]): void {
     if (this.pending >= this.maxBatches) throw new Error("write queue is full");
     this.ready.push({ events: structuredClone(events) });

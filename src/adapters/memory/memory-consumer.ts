@@ -37,6 +37,7 @@ export class MemoryWriteConsumer implements WriteConsumer {
   async start(handler: (batch: WriteEvent[]) => Promise<void>): Promise<void> {
     if (this.loop) throw new Error("consumer already started");
     if (this.closed) throw new Error("consumer is closed");
+    this.broker.consumers += 1;
     this.loop = this.run(handler);
   }
 
@@ -49,7 +50,9 @@ export class MemoryWriteConsumer implements WriteConsumer {
   }
 
   async close(): Promise<void> {
+    if (this.closed) return;
     this.closed = true;
+    if (this.loop) this.broker.consumers -= 1;
     this.wake?.();
     await this.loop;
   }

@@ -1,5 +1,5 @@
 import type { WriteEvent } from "../../domain/types.js";
-import type { WriteQueue } from "../../ports/queue.js";
+import type { Backlog, WriteQueue } from "../../ports/queue.js";
 import type { MemoryBroker } from "./memory-broker.js";
 
 /**
@@ -18,8 +18,8 @@ export class MemoryWriteQueue implements WriteQueue {
     this.broker.enqueue(events);
   }
 
-  async drained(): Promise<boolean> {
-    return this.broker.pending === 0;
+  async backlog(): Promise<Backlog> {
+    return { waiting: this.broker.waiting, consumers: this.broker.consumers };
   }
 
   async ping(): Promise<void> {

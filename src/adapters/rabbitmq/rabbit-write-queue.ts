@@ -1,7 +1,7 @@
 import type { ConfirmChannel } from "amqplib";
 import { pack } from "msgpackr";
 import type { WriteEvent } from "../../domain/types.js";
-import type { WriteQueue } from "../../ports/queue.js";
+import type { Backlog, WriteQueue } from "../../ports/queue.js";
 import type { RabbitConnection } from "./rabbit-connection.js";
 import { assertQueueWithDeadLetter } from "./topology.js";
 
@@ -84,10 +84,10 @@ export class RabbitWriteQueue implements WriteQueue {
     }
   }
 
-  async drained(): Promise<boolean> {
+  async backlog(): Promise<Backlog> {
     const channel = await this.open();
-    const { messageCount } = await channel.checkQueue(this.queue);
-    return messageCount === 0;
+    const { messageCount, consumerCount } = await channel.checkQueue(this.queue);
+    return { waiting: messageCount, consumers: consumerCount };
   }
 
   async ping(): Promise<void> {

@@ -29,6 +29,10 @@ export class RedisKeys {
   workerPattern(): string {
     return `${this.prefix}worker:*`;
   }
+  /** Outside workerPattern(): the observation mark of counter recovery. */
+  workerMark(): string {
+    return `${this.prefix}workers-mark`;
+  }
   channel(name: string): string {
     return `${this.prefix}live:${name}`;
   }
