@@ -74,6 +74,8 @@ export interface Config {
   /** Elasticsearch alias name; versioned indices are `<alias>-v<N>`. */
   searchAlias: string;
   publishTimeoutMs: number;
+  /** How long an Idempotency-Key (or WebSocket send key) is remembered. */
+  idempotencyTtlSeconds: number;
   maxBatch: number;
   recentPerChat: number;
   recentTtlSeconds: number;
@@ -116,6 +118,7 @@ export function loadConfig(env: Env = process.env): Config {
     queueName: text(env, "QUEUE_NAME", "chat.writes"),
     searchAlias: text(env, "SEARCH_ALIAS", "chat-messages", /^[a-z0-9_-]{1,64}$/),
     publishTimeoutMs: integer(env, "PUBLISH_TIMEOUT_MS", 5000, 100, 120_000),
+    idempotencyTtlSeconds: integer(env, "IDEMPOTENCY_TTL_SECONDS", 600, 1, 7 * 86_400),
     maxBatch: integer(env, "MAX_BATCH", 1000, 1, 100_000),
     recentPerChat: integer(env, "RECENT_PER_CHAT", 10_000, 100, 1_000_000),
     recentTtlSeconds: integer(env, "RECENT_TTL_SECONDS", 3600, 10, 7 * 86_400),

@@ -3,7 +3,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type uWS from "uWebSockets.js";
 import type { Backends } from "./compose/backends.js";
 import type { Config } from "./config.js";
-import { ChatService, type LiveEvent } from "./domain/chat-service.js";
+import { ChatService } from "./domain/chat-service.js";
+import type { Chat } from "./domain/types.js";
 import { RateLimiter } from "./domain/rate-limiter.js";
 import { CounterRecovery } from "./domain/recovery.js";
 import type { Logger } from "./log.js";
@@ -19,7 +20,7 @@ export interface RunningServer {
 /** 128 bits from the CSPRNG, URL-safe (22 characters). */
 export const newToken = (): string => randomBytes(16).toString("base64url");
 
-export function createService(config: Config, backends: Backends, log: Logger, onLive: (event: LiveEvent) => void): ChatService {
+export function createService(config: Config, backends: Backends, log: Logger, onChatCreated: (chat: Chat) => void): ChatService {
   const recovery = new CounterRecovery(
     backends.sequencer,
     backends.queue,
@@ -33,13 +34,14 @@ export function createService(config: Config, backends: Backends, log: Logger, o
   return new ChatService({
     store: backends.store,
     sequencer: backends.sequencer,
+    chatLog: backends.chatLog,
     queue: backends.queue,
-    recent: backends.recent,
+    recentChats: backends.recentChats,
     search: backends.search,
     recovery,
     newToken,
     now: Date.now,
-    onLive,
+    onChatCreated,
     maxBatch: config.maxBatch,
   });
 }
@@ -48,8 +50,8 @@ export function createService(config: Config, backends: Backends, log: Logger, o
 export async function startServer(config: Config, backends: Backends, log: Logger): Promise<RunningServer> {
   const uws = nativeUws();
   const app = uws.App();
-  let onLive: (event: LiveEvent) => void = () => undefined;
-  const service = createService(config, backends, log, (event) => onLive(event));
+  let onChatCreated: (chat: Chat) => void = () => undefined;
+  const service = createService(config, backends, log, (chat) => onChatCreated(chat));
   mountHttp(app, {
     service,
     adminKey: config.adminKey,
@@ -58,7 +60,7 @@ export async function startServer(config: Config, backends: Backends, log: Logge
     log,
   });
   const realtime = mountRealtime(app, { service, bus: backends.bus, limits: config.ws, log });
-  onLive = realtime.onLive;
+  onChatCreated = realtime.onChatCreated;
   const listenSocket = await listen(app, config.host, config.port);
   const port = uws.us_socket_local_port(listenSocket as unknown as uWS.us_socket);
   let closing: Promise<void> | undefined;

@@ -2,7 +2,8 @@ import type { Bus } from "../ports/bus.js";
 import type { WorkerHeartbeats } from "../ports/heartbeats.js";
 import type { LeaseLock } from "../ports/lock.js";
 import type { WriteConsumer, WriteQueue } from "../ports/queue.js";
-import type { RecentCache } from "../ports/recent.js";
+import type { ChatLog } from "../ports/chat-log.js";
+import type { RecentChats } from "../ports/recent-chats.js";
 import type { SearchIndex } from "../ports/search.js";
 import type { Sequencer } from "../ports/sequencer.js";
 import type { Store } from "../ports/store.js";
@@ -16,7 +17,8 @@ export interface Backends {
   queue: WriteQueue;
   /** Message writes to index (write worker → index worker). */
   indexQueue: WriteQueue;
-  recent: RecentCache;
+  chatLog: ChatLog;
+  recentChats: RecentChats;
   bus: Bus;
   search: SearchIndex;
   lock: LeaseLock;

@@ -8,7 +8,8 @@ import { RedisKeys } from "../adapters/redis/keys.js";
 import { RedisBus } from "../adapters/redis/redis-bus.js";
 import { RedisWorkerHeartbeats } from "../adapters/redis/redis-heartbeats.js";
 import { RedisLeaseLock } from "../adapters/redis/redis-lock.js";
-import { RedisRecentCache } from "../adapters/redis/redis-recent.js";
+import { RedisChatLog } from "../adapters/redis/redis-chat-log.js";
+import { RedisRecentChats } from "../adapters/redis/redis-recent-chats.js";
 import { RedisSequencer } from "../adapters/redis/redis-sequencer.js";
 import type { ClusterUrls, Config } from "../config.js";
 import type { Logger } from "../log.js";
@@ -29,7 +30,7 @@ export function clusterBackends(config: Config, urls: ClusterUrls, log: Logger):
   const indexQueueName = `${config.queueName}.index`;
   const indexQueue = new RabbitWriteQueue(amqp, indexQueueName, config.publishTimeoutMs);
   const search = new ElasticsearchSearchIndex({ node: urls.elasticsearch.toString(), alias: config.searchAlias });
-  const sequencer = new RedisSequencer(redis, keys);
+  const sequencer = new RedisSequencer(redis, keys, config.idempotencyTtlSeconds);
   const consumerOptions = {
     prefetch: config.workerPrefetch,
     batchMs: config.workerBatchMs,
@@ -40,7 +41,8 @@ export function clusterBackends(config: Config, urls: ClusterUrls, log: Logger):
     sequencer,
     queue,
     indexQueue,
-    recent: new RedisRecentCache(redis, keys, config.recentPerChat, config.recentTtlSeconds),
+    chatLog: new RedisChatLog(redis, keys, { keep: config.recentPerChat, ttlSeconds: config.recentTtlSeconds, idempotencyTtlSeconds: config.idempotencyTtlSeconds }),
+    recentChats: new RedisRecentChats(redis, keys, config.recentPerChat, config.recentTtlSeconds),
     bus: new RedisBus(redis, subscriber, keys),
     search,
     lock: new RedisLeaseLock(redis, keys),

@@ -1,7 +1,8 @@
-import type { RecentCache } from "../ports/recent.js";
+import type { ChatLog, Send, SendOutcome } from "../ports/chat-log.js";
 import type { WriteQueue } from "../ports/queue.js";
+import type { RecentChats } from "../ports/recent-chats.js";
 import type { SearchIndex } from "../ports/search.js";
-import type { Allocation, Sequencer } from "../ports/sequencer.js";
+import type { ChatCreate, Numbered, Sequencer } from "../ports/sequencer.js";
 import type { Store } from "../ports/store.js";
 import { KeyedBatcher } from "./batcher.js";
 import { DomainError, UnavailableError, notFound } from "./errors.js";
@@ -10,33 +11,36 @@ import type { CounterRecovery } from "./recovery.js";
 import { isCanonicalToken } from "./token.js";
 import type { Application, Chat, Message, MessageRange, Page, SearchHit, WriteEvent } from "./types.js";
 
-/** What happened, for realtime subscribers. Emitted after the write is durable. */
-export type LiveEvent =
-  | { kind: "message"; message: Message }
-  | { kind: "message_updated"; message: Message }
-  | { kind: "chat_created"; chat: Chat };
-
 export interface ChatServiceDeps {
   store: Store;
   sequencer: Sequencer;
+  chatLog: ChatLog;
   queue: WriteQueue;
-  recent: RecentCache;
+  recentChats: RecentChats;
   search: SearchIndex;
   recovery: CounterRecovery;
   newToken: () => string;
   now: () => number;
-  /** Called in number order per chat, after the queue confirmed the write. */
-  onLive: (event: LiveEvent) => void;
+  /** Called for each new chat after the queue confirmed it (message events travel in the chat log). */
+  onChatCreated: (chat: Chat) => void;
   maxBatch: number;
 }
 
-/** The use cases of SPEC §2–§3, independent of transport and backend. */
+/** A create's answer: the entity, and whether this call created it (false: a repeated idempotency key). */
+export interface Created<T> {
+  entity: T;
+  created: boolean;
+}
+
+type ChatOutcome = { kind: "created" | "repeat"; chat: Chat } | { kind: "conflict" };
+
+/** The use cases of the REST API and the socket, independent of transport and backend. */
 export class ChatService {
-  private readonly chatBatcher: KeyedBatcher<string | null, Chat>;
-  private readonly messageBatcher: KeyedBatcher<{ app: string; chat: number; body: string }, Message>;
+  private readonly chatBatcher: KeyedBatcher<ChatCreate, ChatOutcome>;
+  private readonly messageBatcher: KeyedBatcher<{ app: string; chat: number; send: Send }, SendOutcome>;
 
   constructor(private readonly deps: ChatServiceDeps) {
-    this.chatBatcher = new KeyedBatcher((app, names) => this.flushChats(app, names), deps.maxBatch);
+    this.chatBatcher = new KeyedBatcher((app, creates) => this.flushChats(app, creates), deps.maxBatch);
     this.messageBatcher = new KeyedBatcher((_key, sends) => this.flushMessages(sends), deps.maxBatch);
   }
 
@@ -67,14 +71,17 @@ export class ChatService {
 
   // --- chats
 
-  async createChat(app: string, name: string | null): Promise<Chat> {
+  /** `key`: the client's idempotency key; a repeat answers the original chat and creates nothing. */
+  async createChat(app: string, name: string | null, key: string | null = null): Promise<Created<Chat>> {
     known(app);
-    return this.chatBatcher.submit(app, name);
+    const outcome = await this.chatBatcher.submit(app, { name, key });
+    if (outcome.kind === "conflict") throw conflict();
+    return { entity: outcome.chat, created: outcome.kind === "created" };
   }
 
   async getChat(app: string, number: number): Promise<Chat> {
     known(app);
-    const [durable, recent] = await Promise.all([this.deps.store.findChat(app, number), this.deps.recent.getChat(app, number)]);
+    const [durable, recent] = await Promise.all([this.deps.store.findChat(app, number), this.deps.recentChats.getChat(app, number)]);
     const chat = fresher(durable, recent);
     if (!chat) throw notFound("chat");
     // The durable row carries the count; a fresher recent version carries the name.
@@ -85,7 +92,7 @@ export class ChatService {
     known(app);
     const [durable, recent] = await Promise.all([
       this.deps.store.listChats(app, after, limit + 1),
-      this.deps.recent.listChats(app, after, limit + 1),
+      this.deps.recentChats.listChats(app, after, limit + 1),
     ]);
     if (durable.length === 0 && recent.length === 0) await this.getApplication(app);
     return pageOf(mergePages(durable, recent, limit + 1, false), limit, (last) => String(last.number));
@@ -95,21 +102,23 @@ export class ChatService {
     const current = await this.getChat(app, number);
     const chat: Chat = { ...current, name, updatedAt: this.nextVersion(current.updatedAt) };
     await this.publish([{ kind: "chat", created: false, chat }]);
-    await this.deps.recent.putChats([chat]);
+    await this.deps.recentChats.putChats([chat]);
     return chat;
   }
 
   // --- messages
 
-  async createMessage(app: string, chat: number, body: string): Promise<Message> {
+  /** `key`: the client's idempotency key (per chat); a repeat answers the original message and creates nothing. */
+  async createMessage(app: string, chat: number, body: string, key: string | null = null): Promise<Created<Message>> {
     known(app);
-    return this.messageBatcher.submit(`${app}\u0000${chat}`, { app, chat, body });
+    const outcome = await this.messageBatcher.submit(`${app}\u0000${chat}`, { app, chat, send: { body, key } });
+    if (outcome.kind === "conflict") throw conflict();
+    return { entity: outcome.message, created: outcome.kind === "created" };
   }
 
   async getMessage(app: string, chat: number, number: number): Promise<Message> {
     known(app);
-    const message =
-      (await this.deps.recent.getMessage(app, chat, number)) ?? (await this.deps.store.findMessage(app, chat, number));
+    const message = (await this.deps.chatLog.getMessage(app, chat, number)) ?? (await this.deps.store.findMessage(app, chat, number));
     return message ?? throwNotFound("message");
   }
 
@@ -119,9 +128,9 @@ export class ChatService {
     const after = range.direction === "after" ? range.number : 0;
     const before = range.direction === "before" ? range.number : Number.MAX_SAFE_INTEGER;
     const cursor = (last: Message): string => String(last.number);
-    const recent = await this.deps.recent.listMessages(app, chat, after, before, limit + 1, descending);
+    const recent = await this.deps.chatLog.listMessages(app, chat, after, before, limit + 1, descending);
     if (coversPage(recent, range, limit + 1)) return pageOf(recent, limit, cursor);
-    // The buffer holding anything of this chat proves the chat exists.
+    // The log holding anything of this chat proves the chat exists.
     const [durable] = await Promise.all([
       this.deps.store.listMessages(app, chat, range, limit + 1),
       recent.length > 0 ? undefined : this.getChat(app, chat),
@@ -133,8 +142,7 @@ export class ChatService {
     const current = await this.getMessage(app, chat, number);
     const message: Message = { ...current, body, updatedAt: this.nextVersion(current.updatedAt) };
     await this.publish([{ kind: "message", created: false, message }]);
-    await this.deps.recent.putMessages([message]);
-    this.deps.onLive({ kind: "message_updated", message });
+    await this.deps.chatLog.edit(message);
     return message;
   }
 
@@ -144,85 +152,87 @@ export class ChatService {
     return { data: hits, next };
   }
 
-  /** Messages after `since`, ascending, for resume: recent buffer first, then the store. */
+  /** Messages after `since`, ascending, for resume and gap repair: the chat log first, then the store. */
   async messagesSince(app: string, chat: number, since: number, limit: number): Promise<Message[]> {
     return (await this.listMessages(app, chat, { direction: "after", number: since }, limit)).data;
   }
 
+  /** The highest message number handed out in a chat, where live delivery starts counting. */
+  latestNumber(app: string, chat: number): Promise<number> {
+    return this.deps.chatLog.head(app, chat);
+  }
+
   // --- batched write path
 
-  private async flushChats(app: string, names: (string | null)[]): Promise<Chat[]> {
-    const first = await this.allocate(app, null, names.length);
+  private async flushChats(app: string, creates: ChatCreate[]): Promise<ChatOutcome[]> {
     const now = this.deps.now();
-    const chats = names.map<Chat>((name, i) => ({
-      app,
-      number: first + i,
-      name,
-      messagesCount: 0,
-      createdAt: now,
-      updatedAt: now,
-    }));
+    const numbered = await this.numberChats(app, creates, now);
+    const outcomes = numbered.map((n, i): ChatOutcome => {
+      if (n.kind === "conflict") return n;
+      const chat: Chat = { app, number: n.number, name: creates[i]!.name, messagesCount: 0, createdAt: n.createdAt, updatedAt: n.createdAt };
+      return { kind: n.kind, chat };
+    });
+    const chats = outcomes.flatMap((o) => (o.kind === "conflict" ? [] : [o.chat]));
+    // A repeat is enqueued again: its first enqueue may have failed after numbering. The worker ignores a second copy.
     await this.publish(chats.map((chat) => ({ kind: "chat", created: true, chat })));
-    await this.deps.recent.putChats(chats);
-    for (const chat of chats) this.deps.onLive({ kind: "chat_created", chat });
-    return chats;
+    await this.deps.recentChats.putChats(chats);
+    for (const o of outcomes) if (o.kind === "created") this.deps.onChatCreated(o.chat);
+    return outcomes;
   }
 
-  private async flushMessages(sends: { app: string; chat: number; body: string }[]): Promise<Message[]> {
-    const { app, chat } = sends[0]!;
-    const first = await this.allocate(app, chat, sends.length);
+  private async numberChats(app: string, creates: ChatCreate[], now: number): Promise<Numbered[]> {
+    let result = await this.deps.sequencer.allocateChats(app, creates, now);
+    if (result.status === "needs_seed") {
+      await this.seed(app, null);
+      result = await this.deps.sequencer.allocateChats(app, creates, now);
+    }
+    if (result.status === "ok") return result.outcomes;
+    return this.unavailable(result.status);
+  }
+
+  /**
+   * One chat's batch: the chat log numbers it, makes it readable and
+   * publishes it live in one step; then the batch is enqueued durably, and
+   * only then is each send answered.
+   */
+  private async flushMessages(items: { app: string; chat: number; send: Send }[]): Promise<SendOutcome[]> {
+    const { app, chat } = items[0]!;
+    const sends = items.map((item) => item.send);
     const now = this.deps.now();
-    const messages = sends.map<Message>((send, i) => ({
-      app,
-      chat,
-      number: first + i,
-      body: send.body,
-      createdAt: now,
-      updatedAt: now,
-    }));
-    await this.publish(messages.map((message) => ({ kind: "message", created: true, message })));
-    await this.deps.recent.putMessages(messages);
-    for (const message of messages) this.deps.onLive({ kind: "message", message });
-    return messages;
-  }
-
-  /** Allocates `count` numbers, restoring a lost counter from the store once. */
-  private async allocate(app: string, chat: number | null, count: number): Promise<number> {
-    const { sequencer } = this.deps;
-    const attempt = (): Promise<Allocation> =>
-      chat === null ? sequencer.allocateChats(app, count) : sequencer.allocateMessages(app, chat, count);
-    let result = await attempt();
+    let result = await this.deps.chatLog.append(app, chat, sends, now);
     if (result.status === "needs_seed") {
       await this.seed(app, chat);
-      result = await attempt();
+      result = await this.deps.chatLog.append(app, chat, sends, now);
     }
-    switch (result.status) {
-      case "ok":
-        return result.first;
-      case "not_found":
-        throw notFound(chat === null ? "application" : "chat");
-      case "recovering":
-        this.deps.recovery.trigger();
-        throw new UnavailableError("numbering is recovering; retry shortly", 2);
-      case "needs_seed":
-        throw new UnavailableError("numbering is being restored; retry shortly", 1);
-    }
+    if (result.status === "not_found") throw notFound("chat");
+    if (result.status !== "ok") return this.unavailable(result.status);
+    const messages = result.outcomes.flatMap((o) => (o.kind === "conflict" ? [] : [o.message]));
+    // A repeat is enqueued again: its first enqueue may have failed after numbering. The worker ignores a second copy.
+    await this.publish(messages.map((message) => ({ kind: "message", created: true, message })));
+    return result.outcomes;
   }
 
+  private unavailable(status: "recovering" | "needs_seed"): never {
+    if (status === "recovering") {
+      this.deps.recovery.trigger();
+      throw new UnavailableError("numbering is recovering; retry shortly", 2);
+    }
+    throw new UnavailableError("numbering is being restored; retry shortly", 1);
+  }
+
+  /** Restores lost counters from the store (only ever after recovery made it the whole truth). */
   private async seed(app: string, chat: number | null): Promise<void> {
     const { store } = this.deps;
     const application = await store.findApplication(app);
     if (!application) throw notFound("application");
     const chatCounter = (await store.maxChatNumber(app)) ?? 0;
-    if (chat === null || chat > chatCounter) {
-      await this.deps.sequencer.seed(app, chatCounter);
-      return;
-    }
-    const messageCounter = (await store.maxMessageNumber(app, chat)) ?? 0;
-    await this.deps.sequencer.seed(app, chatCounter, { number: chat, messageCounter });
+    await this.deps.sequencer.seed(app, chatCounter);
+    if (chat === null || chat > chatCounter) return;
+    await this.deps.chatLog.seed(app, chat, (await store.maxMessageNumber(app, chat)) ?? 0);
   }
 
   private async publish(events: WriteEvent[]): Promise<void> {
+    if (events.length === 0) return;
     try {
       await this.deps.queue.publish(events);
     } catch (err) {
@@ -246,11 +256,13 @@ function throwNotFound(what: string): never {
   throw notFound(what);
 }
 
+const conflict = (): DomainError => new DomainError("idempotency_conflict", "this Idempotency-Key was already used with a different request");
+
 /**
- * Whether a page read from the recent buffer alone is the whole truth: it must
- * start right at the cursor (the newest page starts at the buffer's newest,
+ * Whether a page read from the chat log alone is the whole truth: it must
+ * start right at the cursor (the newest page starts at the log's newest,
  * which is the chat's newest), hold consecutive numbers, and either fill the
- * page or reach an end (number 1 going down, the newest going up). The buffer
+ * page or reach an end (number 1 going down, the newest going up). The log
  * keeps a chat's highest numbers, so nothing MySQL holds can fall inside.
  */
 function coversPage(page: Message[], range: MessageRange, wanted: number): boolean {

@@ -11,7 +11,8 @@ export type ErrorCode =
   | "rate_limited"
   | "unavailable"
   | "forbidden"
-  | "unauthorized";
+  | "unauthorized"
+  | "idempotency_conflict";
 
 export interface FieldError {
   field: string;

@@ -1,21 +1,31 @@
-/** Result of one atomic allocation of `count` consecutive numbers. */
-export type Allocation =
-  | { status: "ok"; first: number }
-  | { status: "not_found" }
-  /** The counter is not in the sequencer (evicted or lost): restore it from the store. */
+/** One chat to create: its name, and the client's idempotency key if it sent one. */
+export interface ChatCreate {
+  name: string | null;
+  key: string | null;
+}
+
+/** What became of one create: a new number, the original one for a repeated
+ * key, or a conflict (the key was used with a different name). */
+export type Numbered = { kind: "created" | "repeat"; number: number; createdAt: number } | { kind: "conflict" };
+
+export type ChatAllocation =
+  | { status: "ok"; outcomes: Numbered[] }
+  /** The counter is not in the sequencer (lost): restore it from the store. */
   | { status: "needs_seed" }
   /** The sequencer lost its state and is fencing until every number handed out
    * before the loss is durable. Callers answer 503 and retry. */
   | { status: "recovering" };
 
-/** Hands out chat and message numbers atomically across all processes (Redis Lua). */
+/** Hands out chat numbers atomically across all processes (Redis Lua), and
+ * holds the epoch marker that fences numbering after a loss of state. Message
+ * numbers are the chat log's (ports/chat-log.ts). */
 export interface Sequencer {
   /** Registers a new application with a zero chat counter. */
   initApplication(app: string): Promise<void>;
-  allocateChats(app: string, count: number): Promise<Allocation>;
-  allocateMessages(app: string, chat: number, count: number): Promise<Allocation>;
-  /** Sets counters only where absent (never lowers or overwrites). */
-  seed(app: string, chatCounter: number, chat?: { number: number; messageCounter: number }): Promise<void>;
+  /** Numbers a batch of chat creates in one atomic step; each new chat starts its message counter at 0. */
+  allocateChats(app: string, creates: ChatCreate[], now: number): Promise<ChatAllocation>;
+  /** Sets the application's chat counter only where absent (never lowers or overwrites). */
+  seed(app: string, chatCounter: number): Promise<void>;
   /** Whether the sequencer holds its epoch marker (false after a state loss). */
   hasEpoch(): Promise<boolean>;
   /** Writes the epoch marker, ending a recovery. */

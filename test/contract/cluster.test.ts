@@ -15,16 +15,18 @@ import { RabbitWriteConsumer } from "../../src/adapters/rabbitmq/rabbit-write-co
 import { RabbitWriteQueue } from "../../src/adapters/rabbitmq/rabbit-write-queue.js";
 import { RedisKeys } from "../../src/adapters/redis/keys.js";
 import { RedisBus } from "../../src/adapters/redis/redis-bus.js";
+import { RedisChatLog } from "../../src/adapters/redis/redis-chat-log.js";
 import { RedisWorkerHeartbeats } from "../../src/adapters/redis/redis-heartbeats.js";
 import { RedisLeaseLock } from "../../src/adapters/redis/redis-lock.js";
-import { RedisRecentCache } from "../../src/adapters/redis/redis-recent.js";
+import { RedisRecentChats } from "../../src/adapters/redis/redis-recent-chats.js";
 import { RedisSequencer } from "../../src/adapters/redis/redis-sequencer.js";
 import { cleanupRun, deleteIndices, deleteRedisPrefix } from "../support/cleanup.js";
 import { busContract } from "../support/contract-bus.js";
+import { chatLogContract } from "../support/contract-chat-log.js";
 import { heartbeatsContract } from "../support/contract-heartbeats.js";
 import { lockContract } from "../support/contract-lock.js";
 import { queueContract } from "../support/contract-queue.js";
-import { recentContract } from "../support/contract-recent.js";
+import { recentChatsContract } from "../support/contract-recent.js";
 import { searchContract } from "../support/contract-search.js";
 import { sequencerContract } from "../support/contract-sequencer.js";
 import { storeContract } from "../support/contract-store.js";
@@ -36,6 +38,8 @@ const sqlDir = fileURLToPath(new URL("../../sql", import.meta.url));
 let part = 0;
 /** A fresh key prefix / queue / alias per suite instance, all under this run's names. */
 const unique = (): string => `${++part}`;
+/** Idempotency keys outlive every test. */
+const IDEMPOTENCY_TTL_SECONDS = 600;
 const redisClients: Redis[] = [];
 const redis = (): Redis => {
   const client = new Redis(env.REDIS_URL!);
@@ -68,9 +72,29 @@ storeContract("mysql", async () => {
 sequencerContract("redis", async () => {
   const client = redis();
   const keys = new RedisKeys(`${env.REDIS_PREFIX}seq${unique()}:`);
-  const sequencer = new RedisSequencer(client, keys);
+  const sequencer = new RedisSequencer(client, keys, IDEMPOTENCY_TTL_SECONDS);
   await sequencer.setEpoch();
   return { sequencer, loseState: async () => void (await deleteRedisPrefix(client, keys.prefix)), cleanup: async () => void (await deleteRedisPrefix(client, keys.prefix)) };
+});
+
+chatLogContract("redis", async () => {
+  const client = redis();
+  const keys = new RedisKeys(`${env.REDIS_PREFIX}log${unique()}:`);
+  const sequencer = new RedisSequencer(client, keys, IDEMPOTENCY_TTL_SECONDS);
+  const chatLog = new RedisChatLog(client, keys, { keep: 20, ttlSeconds: 60, idempotencyTtlSeconds: IDEMPOTENCY_TTL_SECONDS });
+  const bus = new RedisBus(redis(), redis(), keys);
+  await sequencer.setEpoch();
+  return {
+    sequencer,
+    chatLog,
+    bus,
+    maxPerChat: 20,
+    loseState: async () => void (await deleteRedisPrefix(client, keys.prefix)),
+    cleanup: async () => {
+      await bus.close();
+      await deleteRedisPrefix(client, keys.prefix);
+    },
+  };
 });
 
 queueContract("rabbitmq", async () => {
@@ -92,10 +116,10 @@ queueContract("rabbitmq", async () => {
   };
 });
 
-recentContract("redis", async () => {
+recentChatsContract("redis", async () => {
   const client = redis();
   const keys = new RedisKeys(`${env.REDIS_PREFIX}recent${unique()}:`);
-  return { recent: new RedisRecentCache(client, keys, 20, 60), maxPerChat: 20, cleanup: async () => void (await deleteRedisPrefix(client, keys.prefix)) };
+  return { recentChats: new RedisRecentChats(client, keys, 20, 60), maxPerApp: 20, cleanup: async () => void (await deleteRedisPrefix(client, keys.prefix)) };
 });
 
 busContract("redis", async () => {

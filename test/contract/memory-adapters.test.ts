@@ -5,17 +5,19 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { MemoryBroker } from "../../src/adapters/memory/memory-broker.js";
 import { MemoryBus } from "../../src/adapters/memory/memory-bus.js";
+import { MemoryChatLog } from "../../src/adapters/memory/memory-chat-log.js";
 import { MemoryWriteConsumer } from "../../src/adapters/memory/memory-consumer.js";
 import { MemoryWorkerHeartbeats } from "../../src/adapters/memory/memory-heartbeats.js";
+import { MemoryIdempotency } from "../../src/adapters/memory/memory-idempotency.js";
 import { MemoryLeaseLock, type Lease } from "../../src/adapters/memory/memory-lock.js";
 import { MemoryWriteQueue } from "../../src/adapters/memory/memory-queue.js";
-import { MemoryRecentCache } from "../../src/adapters/memory/memory-recent.js";
+import { MemoryRecentChats } from "../../src/adapters/memory/memory-recent-chats.js";
 import { MemorySearchIndex } from "../../src/adapters/memory/memory-search.js";
 import { MemorySequencer } from "../../src/adapters/memory/memory-sequencer.js";
 import { MemoryStore } from "../../src/adapters/memory/memory-store.js";
 import { NumberedLog } from "../../src/adapters/memory/numbered-log.js";
 import { DomainError } from "../../src/domain/errors.js";
-import type { Message, WriteEvent } from "../../src/domain/types.js";
+import type { Chat, Message, WriteEvent } from "../../src/domain/types.js";
 import { eventually, gate, shuffled, waitFor } from "../support/contract-helpers.js";
 
 const T0 = 1_700_000_000_000;
@@ -80,40 +82,103 @@ describe("MemoryStore memory bound", () => {
   });
 });
 
-describe("MemorySequencer", () => {
-  it("answers not_found for an unknown application while its state is intact", async () => {
-    const sequencer = new MemorySequencer();
-    assert.deepEqual(await sequencer.allocateChats("nobody", 1), { status: "not_found" });
-    assert.deepEqual(await sequencer.allocateMessages("nobody", 1, 1), { status: "not_found" });
-    assert.deepEqual(await sequencer.allocateMessages("nobody", 0, 1), { status: "not_found" });
-  });
-
-  it("rejects a non-positive count", async () => {
+describe("MemorySequencer and MemoryChatLog", () => {
+  async function log(options: { keep: number; maxChats: number }) {
     const sequencer = new MemorySequencer();
     await sequencer.initApplication("app");
-    await assert.rejects(sequencer.allocateChats("app", 0), RangeError);
+    assert.equal((await sequencer.allocateChats("app", Array.from({ length: 5 }, () => ({ name: null, key: null })), T0)).status, "ok");
+    const bus = new MemoryBus();
+    return { sequencer, chatLog: new MemoryChatLog(sequencer, bus, options) };
+  }
+  const append = (chatLog: MemoryChatLog, chat: number, body: string) => chatLog.append("app", chat, [{ body, key: null }], T0);
+
+  it("drops the least recently written chat's window past maxChats, keeping its numbering", async () => {
+    const { chatLog } = await log({ keep: 5, maxChats: 2 });
+    await append(chatLog, 1, "1.1");
+    await append(chatLog, 2, "2.1");
+    await append(chatLog, 1, "1.2"); // chat 1 written again: chat 2 is now the oldest
+    await append(chatLog, 3, "3.1");
+    assert.equal(await chatLog.getMessage("app", 2, 1), null);
+    assert.deepEqual(await chatLog.listMessages("app", 2, 0, Infinity, 10, false), []);
+    assert.notEqual(await chatLog.getMessage("app", 1, 1), null);
+    assert.notEqual(await chatLog.getMessage("app", 3, 1), null);
+    assert.equal(await chatLog.head("app", 2), 1, "the counter is the sequencer's, not the window's");
+    const again = await append(chatLog, 2, "2.2");
+    const outcome = again.status === "ok" ? again.outcomes[0] : undefined;
+    assert.equal(outcome?.kind === "created" ? outcome.message.number : null, 2);
+  });
+
+  it("counts an edit as a write for eviction", async () => {
+    const { chatLog } = await log({ keep: 5, maxChats: 2 });
+    await append(chatLog, 1, "1.1");
+    await append(chatLog, 2, "2.1");
+    await chatLog.edit({ ...message("app", 1, 1, "edited", T0 + 100), createdAt: T0 });
+    await append(chatLog, 3, "3.1");
+    assert.equal((await chatLog.getMessage("app", 1, 1))?.body, "edited");
+    assert.equal(await chatLog.getMessage("app", 2, 1), null);
+  });
+
+  it("forgets the log's entries with the sequencer's state (loseState), as a Redis restarting empty does", async () => {
+    const { sequencer, chatLog } = await log({ keep: 5, maxChats: 10 });
+    await append(chatLog, 1, "before");
+    sequencer.loseState();
+    assert.equal(await chatLog.getMessage("app", 1, 1), null);
+    assert.equal(await sequencer.hasEpoch(), false);
+    await sequencer.setEpoch();
+    await sequencer.seed("app", 5);
+    await chatLog.seed("app", 1, 1);
+    await append(chatLog, 1, "after");
+    assert.deepEqual((await chatLog.listMessages("app", 1, 0, Infinity, 10, false)).map((m) => m.body), ["after"]);
   });
 });
 
-describe("MemoryRecentCache", () => {
-  it("keeps what was written most recently: an edit of an old message outlives older writes", async () => {
-    const recent = new MemoryRecentCache({ maxPerParent: 3 });
-    await recent.putMessages([1, 2, 3].map((n) => message("app", 1, n)));
-    await recent.putMessages([message("app", 1, 1, "edited", T0 + 100)]);
-    await recent.putMessages([message("app", 1, 4)]);
-    assert.deepEqual((await recent.listMessages("app", 1, 0, Infinity, 10, false)).map((m) => m.number), [1, 3, 4]);
-    assert.equal((await recent.getMessage("app", 1, 1))?.body, "edited");
+describe("MemoryIdempotency", () => {
+  it("forgets a key once its ttl passed, and the oldest key past its bound", () => {
+    let now = 1000;
+    const keys = new MemoryIdempotency(100, 2, () => now);
+    keys.set("scope", "a", { number: 1, createdAt: 1, fingerprint: "f" });
+    now = 1099;
+    const remembered = keys.get("scope", "a");
+    assert.deepEqual([remembered?.number, remembered?.createdAt, remembered?.fingerprint], [1, 1, "f"]);
+    assert.equal(keys.get("other scope", "a"), null, "keys are scoped");
+    now = 1100;
+    assert.equal(keys.get("scope", "a"), null, "expired at exactly the ttl");
+
+    keys.set("scope", "b", { number: 2, createdAt: 2, fingerprint: "f" });
+    keys.set("scope", "c", { number: 3, createdAt: 3, fingerprint: "f" });
+    keys.set("scope", "d", { number: 4, createdAt: 4, fingerprint: "f" });
+    assert.equal(keys.get("scope", "b"), null, "the oldest goes past the bound");
+    assert.equal(keys.get("scope", "c")?.number, 3);
+    assert.equal(keys.get("scope", "d")?.number, 4);
+  });
+});
+
+describe("MemoryRecentChats", () => {
+  const chat = (number: number, name = `c${number}`, at = T0 + number): Chat => ({ app: "app", number, name, messagesCount: 0, createdAt: T0 + number, updatedAt: at });
+
+  it("keeps what was written most recently: a rename of an old chat outlives older writes", async () => {
+    const recent = new MemoryRecentChats({ maxPerApp: 3 });
+    await recent.putChats([1, 2, 3].map((n) => chat(n)));
+    await recent.putChats([chat(1, "renamed", T0 + 100)]);
+    await recent.putChats([chat(4)]);
+    assert.deepEqual((await recent.listChats("app", 0, 10)).map((c) => c.number), [1, 3, 4]);
+    assert.equal((await recent.getChat("app", 1))?.name, "renamed");
   });
 
-  it("drops the least recently written chat buffer past maxParents", async () => {
-    const recent = new MemoryRecentCache({ maxPerParent: 5, maxParents: 2 });
-    await recent.putMessages([message("app", 1, 1)]);
-    await recent.putMessages([message("app", 2, 1)]);
-    await recent.putMessages([message("app", 1, 2)]); // chat 1 written again: chat 2 is now the oldest
-    await recent.putMessages([message("app", 3, 1)]);
-    assert.equal(await recent.getMessage("app", 2, 1), null);
-    assert.notEqual(await recent.getMessage("app", 1, 1), null);
-    assert.notEqual(await recent.getMessage("app", 3, 1), null);
+  it("drops the least recently written application's window past maxApps", async () => {
+    const recent = new MemoryRecentChats({ maxPerApp: 5, maxApps: 2 });
+    await recent.putChats([{ ...chat(1), app: "a" }]);
+    await recent.putChats([{ ...chat(1), app: "b" }]);
+    await recent.putChats([{ ...chat(2), app: "a" }]); // a written again: b is now the oldest
+    await recent.putChats([{ ...chat(1), app: "c" }]);
+    assert.equal(await recent.getChat("b", 1), null);
+    assert.notEqual(await recent.getChat("a", 1), null);
+    assert.notEqual(await recent.getChat("c", 1), null);
+  });
+
+  it("rejects bounds below 1", () => {
+    assert.throws(() => new MemoryRecentChats({ maxPerApp: 0 }), RangeError);
+    assert.throws(() => new MemoryRecentChats({ maxApps: 0 }), RangeError);
   });
 });
 

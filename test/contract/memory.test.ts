@@ -4,19 +4,21 @@
 import { MemoryBroker } from "../../src/adapters/memory/memory-broker.js";
 import { MemoryBusHub } from "../../src/adapters/memory/memory-bus-hub.js";
 import { MemoryBus } from "../../src/adapters/memory/memory-bus.js";
+import { MemoryChatLog } from "../../src/adapters/memory/memory-chat-log.js";
 import { MemoryWriteConsumer } from "../../src/adapters/memory/memory-consumer.js";
 import { MemoryWorkerHeartbeats } from "../../src/adapters/memory/memory-heartbeats.js";
 import { MemoryLeaseLock, type Lease } from "../../src/adapters/memory/memory-lock.js";
 import { MemoryWriteQueue } from "../../src/adapters/memory/memory-queue.js";
-import { MemoryRecentCache } from "../../src/adapters/memory/memory-recent.js";
+import { MemoryRecentChats } from "../../src/adapters/memory/memory-recent-chats.js";
 import { MemorySearchIndex } from "../../src/adapters/memory/memory-search.js";
 import { MemorySequencer } from "../../src/adapters/memory/memory-sequencer.js";
 import { MemoryStore } from "../../src/adapters/memory/memory-store.js";
 import { busContract } from "../support/contract-bus.js";
+import { chatLogContract } from "../support/contract-chat-log.js";
 import { heartbeatsContract } from "../support/contract-heartbeats.js";
 import { lockContract } from "../support/contract-lock.js";
 import { queueContract } from "../support/contract-queue.js";
-import { recentContract } from "../support/contract-recent.js";
+import { recentChatsContract } from "../support/contract-recent.js";
 import { searchContract } from "../support/contract-search.js";
 import { sequencerContract } from "../support/contract-sequencer.js";
 import { storeContract } from "../support/contract-store.js";
@@ -51,7 +53,27 @@ queueContract("memory", async () => {
   };
 });
 
-recentContract("memory", async () => ({ recent: new MemoryRecentCache({ maxPerParent: 20 }), maxPerChat: 20, cleanup: nothing }));
+chatLogContract("memory", async () => {
+  // One sequencer holds the chat and message counters, as one Redis server does;
+  // the log publishes on one bus of the hub and the test listens on another.
+  const sequencer = new MemorySequencer();
+  const hub = new MemoryBusHub();
+  const publisher = new MemoryBus(hub);
+  const bus = new MemoryBus(hub);
+  return {
+    sequencer,
+    chatLog: new MemoryChatLog(sequencer, publisher, { keep: 20, maxChats: 100 }),
+    bus,
+    maxPerChat: 20,
+    loseState: async () => sequencer.loseState(),
+    cleanup: async () => {
+      await bus.close();
+      await publisher.close();
+    },
+  };
+});
+
+recentChatsContract("memory", async () => ({ recentChats: new MemoryRecentChats({ maxPerApp: 20 }), maxPerApp: 20, cleanup: nothing }));
 
 busContract("memory", async () => {
   const hub = new MemoryBusHub();

@@ -71,6 +71,30 @@ describe("a backend goes away: 503 with Retry-After, then recovery, and no ackno
     });
   }
 
+  it("a create answered 503 while RabbitMQ is away becomes durable, once, when retried with its Idempotency-Key", async () => {
+    const key = { "Idempotency-Key": `retry-${Date.now()}` };
+    const path = `/api/v1/applications/${token}/chats/1/messages`;
+    await amqpProxy.cut();
+    const failed = await client.post(path, { body: "retried with its key" }, key);
+    assert.equal(failed.status, 503, "no confirm, no 201");
+    await amqpProxy.restore();
+    const retried = await eventually(async () => {
+      const res = await client.post(path, { body: "retried with its key" }, key);
+      return res.status === 200 ? res : undefined;
+    }, 30_000, "the retry to be answered with the original message");
+    acknowledged.add(retried.json.number);
+    const db = await mysql.createConnection(env.MYSQL_URL!);
+    try {
+      const rows = await eventually(async () => {
+        const [r] = await db.query<mysql.RowDataPacket[]>("SELECT number FROM messages WHERE body = ?", ["retried with its key"]);
+        return r.length > 0 ? r : undefined;
+      }, 30_000, "the retried message persisted");
+      assert.deepEqual(rows.map((r) => Number(r.number)), [retried.json.number], "exactly once, under the number of the first attempt");
+    } finally {
+      await db.end();
+    }
+  });
+
   it("answers 429 past the per-token create rate", async () => {
     const burst = await Promise.all(Array.from({ length: 900 }, () => client.post(`/api/v1/applications/${token}/chats`, {})));
     const limited = burst.filter((r) => r.status === 429);

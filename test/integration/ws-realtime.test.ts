@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -319,6 +320,26 @@ describe(`realtime /ws, one server (${mode})`, () => {
     assert.equal(subscriber.frames.slice(afterUnsub).filter((f) => f.op === "message").length, 0);
   });
 
+  it("honours the send key: a repeat is acked with the original number and delivered once; another body is idempotency_conflict", async () => {
+    const subscriber = await connect();
+    const sender = await connect();
+    await subscriber.request({ op: "subscribe", app: token, chat: 2 });
+    const key = `ws-key-${Math.random().toString(36).slice(2)}`;
+    const first = await sender.request({ op: "send", app: token, chat: 2, body: "once over the socket", key });
+    const again = await sender.request({ op: "send", app: token, chat: 2, body: "once over the socket", key });
+    assert.equal(first.op, "ack");
+    assert.deepEqual(again, { ...first, ref: again.ref }, "the original number");
+    const conflict = await sender.request({ op: "send", app: token, chat: 2, body: "something else", key });
+    assert.equal(conflict.op, "error");
+    assert.equal(conflict.code, "idempotency_conflict");
+    const bad = await sender.request({ op: "send", app: token, chat: 2, body: "x", key: "has space" });
+    assert.equal(bad.code, "validation_failed");
+    assert.equal(bad.details[0].field, "key");
+    const marker = await sender.request({ op: "send", app: token, chat: 2, body: "after" });
+    await subscriber.until(() => subscriber.has(token, 2, marker.number), 10_000, "the marker");
+    assert.deepEqual(subscriber.frames.filter((f) => f.op === "message" && f.chat === 2).map((f) => f.number), [first.number, marker.number]);
+  });
+
   it("application subscribers get chat_created", async () => {
     const watcher = await connect();
     assert.deepEqual(await watcher.request({ op: "subscribe", app: token }), { op: "subscribed", ref: "r1", app: token });
@@ -567,7 +588,7 @@ describe("realtime /ws across three serve processes (real MariaDB, Redis, Rabbit
     assert.ok(subscribed.replayed >= 1002);
     const at = back.count(token, chat);
     const t0 = Date.now();
-    await back.until(() => Date.now() - t0 > 2500 && back.count(token, chat) > at + 300, 30_000, "live messages past the settle window");
+    await back.until(() => Date.now() - t0 > 2500 && back.count(token, chat) > at + 300, 30_000, "live messages for a while after the replay");
     const acked = await load.stop();
     const max = Math.max(...[...acked.values()].flat());
     await back.until(() => back.distinct(token, chat) >= max - 5, 30_000, "every message up to the last ack");
@@ -623,6 +644,35 @@ describe("realtime /ws across three serve processes (real MariaDB, Redis, Rabbit
     assert.ok(slow.count(token, chat) < total / 2, "the slow client was cut off early");
     // 50,000 × 1 KB would be ≥ 50 MiB of backlog if it were buffered for the slow client.
     assert.ok(growthMiB < RSS_GROWTH_BOUND_MIB, `server RSS grew ${growthMiB.toFixed(1)} MiB (bound ${RSS_GROWTH_BOUND_MIB} MiB)`);
+  });
+
+  it("closes a slow consumer with 4008 and its close frame every time, even with both cores saturated", async () => {
+    const chat = 4;
+    // Two busy loops take both cores, so bursts outrun the server's turns; bounded by the test (killed in finally).
+    const hogs = [0, 1].map(() => spawn(process.execPath, ["-e", "for (;;) {}"], { stdio: "ignore" }));
+    try {
+      for (let round = 0; round < 3; round++) {
+        const slow = await connect(1);
+        await slow.request({ op: "subscribe", app: token, chat });
+        const decisions = (): number => servers[1]!.output().split("closing a slow consumer").length;
+        const before = decisions();
+        slow.pauseReading();
+        const sender = await connect(0);
+        const text = "z".repeat(2000);
+        const inflight = new Set<Promise<unknown>>();
+        for (let i = 0; i < 8000; i++) {
+          const p = sender.request({ op: "send", app: token, chat, body: text }, 120_000).finally(() => inflight.delete(p));
+          inflight.add(p);
+          if (inflight.size >= 1000) await Promise.race(inflight);
+        }
+        await Promise.all(inflight);
+        await eventually(() => decisions() > before, 60_000, "the slow-consumer decision");
+        slow.resumeReading();
+        assert.deepEqual(await slow.closed, { code: 4008, reason: "slow consumer" }, `round ${round}: the close frame, not a cut`);
+      }
+    } finally {
+      for (const hog of hogs) hog.kill("SIGKILL");
+    }
   });
 });
 

@@ -6,31 +6,36 @@ import WebSocket from "ws";
 import { MemoryBus } from "../../src/adapters/memory/memory-bus.js";
 import type { ChatService } from "../../src/domain/chat-service.js";
 import { notFound } from "../../src/domain/errors.js";
+import { chatChannel, encodeLiveBatch } from "../../src/domain/live-batch.js";
 import type { Message } from "../../src/domain/types.js";
 import { nativeUws } from "../../src/transport/uws.js";
 import { mountRealtime, type Realtime } from "../../src/transport/ws/ws-server.js";
 import { eventually } from "../support/env.js";
 
-// The resume algorithm of src/transport/ws/subscription.ts, step by step, with
-// the races of a cluster played deterministically: a scripted service whose
-// replay reads wait for the test, and live events injected between them as if
-// they came from other processes (out of number order, late, or echoing a
-// message the replay already sent). Real uWS server, real sockets.
+// The resume algorithm of src/transport/ws/subscription.ts and the ordered
+// stream of src/transport/ws/feeds.ts, step by step, with the races of a
+// cluster played deterministically: a scripted service whose log reads wait
+// for the test, and live frames published between them as the chat log
+// would (or lost, or late). Real uWS server, real sockets.
 
-const APP = "app-token-for-resume-tests";
+const APP = "app-token-for-resume-01";
 const CHAT = 1;
 
-/** Replay reads park here until the test releases them, so events can be injected in between. */
+/** The chat log as the test scripts it: readable entries, and reads that park until released. */
 class ScriptedService {
   readonly visible = new Map<number, Message>();
   readonly reads: { after: number; release: () => void }[] = [];
   gated = true;
+  head = 0;
 
   message(number: number, body = `m${number}`): Message {
     return { app: APP, chat: CHAT, number, body, createdAt: 1_700_000_000_000 + number, updatedAt: 1_700_000_000_000 + number };
   }
   show(...numbers: number[]): void {
-    for (const n of numbers) this.visible.set(n, this.message(n));
+    for (const n of numbers) {
+      this.visible.set(n, this.message(n));
+      this.head = Math.max(this.head, n);
+    }
   }
 
   async getApplication(app: string): Promise<unknown> {
@@ -41,12 +46,26 @@ class ScriptedService {
     if (app !== APP || chat !== CHAT) throw notFound("chat");
     return {};
   }
+  async latestNumber(): Promise<number> {
+    return this.head;
+  }
   async messagesSince(_app: string, _chat: number, since: number, limit: number): Promise<Message[]> {
     if (this.gated) await new Promise<void>((release) => this.reads.push({ after: since, release }));
     return [...this.visible.values()]
       .filter((m) => m.number > since)
       .sort((a, b) => a.number - b.number)
       .slice(0, limit);
+  }
+}
+
+/** A MemoryBus whose connection the test can "break": the reconnect handlers run as after a Redis pub/sub reconnect. */
+class BreakableBus extends MemoryBus {
+  private readonly reconnected: (() => void)[] = [];
+  override onReconnect(handler: () => void): void {
+    this.reconnected.push(handler);
+  }
+  reconnect(): void {
+    for (const handler of this.reconnected) handler();
   }
 }
 
@@ -99,33 +118,43 @@ class Client {
 
 interface Rig {
   service: ScriptedService;
+  bus: BreakableBus;
   realtime: Realtime;
   port: number;
-  live(number: number): void;
+  /** Publishes a batch on the chat's channel, as the chat log's append does. */
+  publish(...numbers: number[]): void;
+  /** Appends: readable and published in one step. */
+  append(...numbers: number[]): void;
   close(): Promise<void>;
 }
 
-async function rig(options: { pageSize?: number; settleMs?: number; maxBuffered?: number; maxBackpressureBytes?: number } = {}): Promise<Rig> {
+async function rig(options: { pageSize?: number; maxBuffered?: number; maxBackpressureBytes?: number } = {}): Promise<Rig> {
   const uws = nativeUws();
   const app = uws.App();
   const service = new ScriptedService();
-  const bus = new MemoryBus();
+  const bus = new BreakableBus();
   const realtime = mountRealtime(app, {
     service: service as unknown as ChatService,
     bus,
     log: pino({ level: "silent" }),
     limits: { maxPayloadBytes: 128 * 1024, maxSubscriptions: 10, sendsPerSecond: 1000, maxBackpressureBytes: options.maxBackpressureBytes ?? 1024 * 1024, idleTimeoutSeconds: 60 },
-    resume: { pageSize: options.pageSize ?? 5, settleMs: options.settleMs ?? 60_000, maxBuffered: options.maxBuffered ?? 10_000 },
+    resume: { pageSize: options.pageSize ?? 5, maxBuffered: options.maxBuffered ?? 10_000 },
   });
   const listenSocket = await new Promise<uWS.us_listen_socket>((resolve, reject) =>
     app.listen("127.0.0.1", 0, (s) => (s ? resolve(s) : reject(new Error("listen failed")))),
   );
+  const publish = (...numbers: number[]): void =>
+    void bus.publish(chatChannel(APP, CHAT), encodeLiveBatch({ kind: "created", messages: numbers.map((n) => service.message(n)) }));
   return {
     service,
+    bus,
     realtime,
     port: uws.us_socket_local_port(listenSocket as unknown as uWS.us_socket),
-    // As if another process created it: through the service's onLive path and the Bus.
-    live: (number) => realtime.onLive({ kind: "message", message: service.message(number) }),
+    publish,
+    append(...numbers) {
+      service.show(...numbers);
+      publish(...numbers);
+    },
     async close() {
       uws.us_listen_socket_close(listenSocket);
       await realtime.close();
@@ -154,46 +183,42 @@ describe("resume: no gap and no duplicate under cross-process races", () => {
     for (const r of rigs) await r.close();
   });
 
-  it("replays, filters buffered and settling events against replayed numbers and holes, then joins the topic", async () => {
-    const r = await rig({ pageSize: 5, settleMs: 60_000 });
+  it("replays, sends the buffered frames above the replay, catches up by number, then joins the topic", async () => {
+    const r = await rig({ pageSize: 5 });
     rigs.push(r);
-    // Readable now: 1..12 except 8 and 10, which other processes allocated but have not confirmed yet.
-    r.service.show(1, 2, 3, 4, 5, 6, 7, 9, 11, 12);
+    r.service.show(1, 2, 3, 4, 5, 6, 7);
     const c = await Client.open(r.port);
     sockets.push(c);
     c.send({ op: "subscribe", ref: "s", app: APP, chat: CHAT, since: 2 });
 
-    // Page 1 is parked: a live event the replay will also return (3), and one the client already has (1).
+    // Page 1 (after 2) is parked: 8 is appended meanwhile (so page 2 returns it too).
     let release = await readParked(r, 2);
-    r.live(3);
-    r.live(1);
+    r.append(8);
     await busTurn();
     release();
-
-    // Page 2 is parked (after 7): an echo of a replayed number (5), a hole that became readable
-    // elsewhere and whose event comes first (10), and a brand new message (13).
+    // Page 2 (after 7) is parked: 9 is appended, then 10 is readable but its frame is still on its way.
     release = await readParked(r, 7);
-    r.live(5);
-    r.live(10);
-    r.live(13);
+    r.append(9);
+    r.service.show(10);
     await busTurn();
     release();
 
     const subscribed = await c.until(() => c.frames.find((f) => f.op === "subscribed"), "subscribed");
     assert.deepEqual(subscribed, { op: "subscribed", ref: "s", app: APP, chat: CHAT, replayed: 8 });
-    assert.deepEqual(c.numbers(), [3, 4, 5, 6, 7, 9, 11, 12, 10, 13], "replay, then the buffered events that were not replayed, in number order");
-    assert.equal(r.realtime.stats().resuming, 1, "still settling");
+    assert.deepEqual(c.numbers(), [3, 4, 5, 6, 7, 8, 9, 10], "the replay; the buffered 8 and 9 were in it");
+    assert.equal(r.realtime.stats().resuming, 1, "catching up: the stream has not delivered 10 yet");
 
-    // Settling: the echo of a replayed message (12) is dropped; the last hole (8) and a new one (14) pass.
-    r.live(12);
-    r.live(8);
-    r.live(14);
-    await c.until(() => c.numbers().includes(14), "14");
-    assert.deepEqual(c.numbers(), [3, 4, 5, 6, 7, 9, 11, 12, 10, 13, 8, 14]);
+    // The late frame of 10 comes, with 11 in the same batch: 10 is dropped (sent), 11 passes, and the socket joins the topic.
+    r.publish(10, 11);
+    await c.until(() => c.numbers().includes(11), "11");
+    assert.equal(r.realtime.stats().resuming, 0, "on the shared topic now");
+    r.append(12);
+    await c.until(() => c.numbers().includes(12), "12");
+    assert.deepEqual(c.numbers(), [3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
   });
 
-  it("after the settle window the socket reads from the shared topic", async () => {
-    const r = await rig({ pageSize: 5, settleMs: 200 });
+  it("an empty replay joins the topic at once; bus subscriptions are ref-counted", async () => {
+    const r = await rig({ pageSize: 5 });
     rigs.push(r);
     r.service.gated = false;
     r.service.show(1, 2, 3);
@@ -201,20 +226,18 @@ describe("resume: no gap and no duplicate under cross-process races", () => {
     sockets.push(c);
     c.send({ op: "subscribe", ref: "s", app: APP, chat: CHAT, since: 1 });
     await c.until(() => c.frames.find((f) => f.op === "subscribed"), "subscribed");
-    await eventually(() => r.realtime.stats().resuming === 0, 10_000, "the settle window to end");
-    r.live(4);
-    r.live(5);
+    assert.equal(r.realtime.stats().resuming, 0, "the stream was already at the replay's end");
+    r.append(4);
+    r.append(5);
     await c.until(() => c.numbers().includes(5), "5");
     assert.deepEqual(c.numbers(), [2, 3, 4, 5]);
 
-    // An empty replay has nothing to duplicate: straight to the topic.
     const d = await Client.open(r.port);
     sockets.push(d);
     d.send({ op: "subscribe", ref: "t", app: APP, chat: CHAT, since: 5 });
     assert.equal((await d.until(() => d.frames.find((f) => f.op === "subscribed"), "subscribed")).replayed, 0);
     assert.equal(r.realtime.stats().resuming, 0);
 
-    // Bus subscriptions are ref-counted: gone once the last local subscriber leaves.
     assert.equal(r.realtime.stats().feeds, 1);
     c.send({ op: "unsubscribe", ref: "u", app: APP, chat: CHAT });
     await c.until(() => c.frames.find((f) => f.op === "unsubscribed"), "unsubscribed");
@@ -222,6 +245,48 @@ describe("resume: no gap and no duplicate under cross-process races", () => {
     d.socket.close();
     await d.closed;
     await eventually(() => r.realtime.stats().feeds === 0, 10_000, "the bus channel to be released");
+  });
+
+  it("repairs a jump in the stream (lost frames) from the log before delivering what follows", async () => {
+    const r = await rig({ pageSize: 5 });
+    rigs.push(r);
+    r.service.show(1, 2, 3);
+    r.service.gated = false;
+    const c = await Client.open(r.port);
+    sockets.push(c);
+    c.send({ op: "subscribe", ref: "s", app: APP, chat: CHAT }); // live only: from the stream's position, 3
+    await c.until(() => c.frames.find((f) => f.op === "subscribed"), "subscribed");
+    r.append(4);
+    await c.until(() => c.numbers().includes(4), "4");
+    // 5..11 are appended but their frames are lost; 12's frame arrives.
+    r.service.show(5, 6, 7, 8, 9, 10, 11);
+    r.service.gated = true;
+    r.append(12);
+    const release = await readParked(r, 4); // the repair reads the log after the last delivered number
+    r.append(13); // held while the repair runs
+    await busTurn();
+    release();
+    (await readParked(r, 9))(); // the second page of the repair (page size 5)
+    await c.until(() => c.numbers().includes(13), "13");
+    assert.deepEqual(c.numbers(), [4, 5, 6, 7, 8, 9, 10, 11, 12, 13], "every number once, in order");
+  });
+
+  it("after the bus reconnected, catches up from the log what was published while it was away", async () => {
+    const r = await rig({ pageSize: 5 });
+    rigs.push(r);
+    r.service.gated = false;
+    r.service.show(1);
+    const c = await Client.open(r.port);
+    sockets.push(c);
+    c.send({ op: "subscribe", ref: "s", app: APP, chat: CHAT, since: 0 });
+    await c.until(() => c.frames.find((f) => f.op === "subscribed"), "subscribed");
+    // Published while the connection was down: nothing reaches the process, and no later frame reveals it.
+    r.service.show(2, 3);
+    r.bus.reconnect();
+    await c.until(() => c.numbers().includes(3), "3");
+    r.append(4);
+    await c.until(() => c.numbers().includes(4), "4");
+    assert.deepEqual(c.numbers(), [1, 2, 3, 4]);
   });
 
   it("closes with 4008 a resuming socket whose buffered live events pass the bound", async () => {
@@ -232,7 +297,7 @@ describe("resume: no gap and no duplicate under cross-process races", () => {
     sockets.push(c);
     c.send({ op: "subscribe", ref: "s", app: APP, chat: CHAT, since: 0 });
     const release = await readParked(r, 0);
-    for (const n of [3, 4, 5, 6]) r.live(n);
+    for (const n of [3, 4, 5, 6]) r.append(n);
     await busTurn();
     assert.deepEqual(await c.closed, { code: 4008, reason: "slow consumer" });
     release();

@@ -1,24 +1,20 @@
-// Contract of the RecentCache port (src/ports/recent.ts), for every adapter.
-// The factory says how many entries per chat its cache keeps (5 to 100).
+// Contract of the RecentChats port (src/ports/recent-chats.ts), for every
+// adapter. The factory says how many chats per application its window keeps
+// (5 to 100). Messages have their chat log: contract-chat-log.ts.
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { Chat, Message } from "../../src/domain/types.js";
-import type { RecentCache } from "../../src/ports/recent.js";
+import type { Chat } from "../../src/domain/types.js";
+import type { RecentChats } from "../../src/ports/recent-chats.js";
 import { newToken, shuffled, using, type Cleanup } from "./contract-helpers.js";
 
-export interface RecentFixture extends Cleanup {
-  recent: RecentCache;
-  /** Entries kept per chat (and chats per application). */
-  maxPerChat: number;
+export interface RecentChatsFixture extends Cleanup {
+  recentChats: RecentChats;
+  /** Chats kept per application. */
+  maxPerApp: number;
 }
 
 const T0 = 1_700_000_000_000;
-const NO_UPPER = Number.MAX_SAFE_INTEGER;
-
-function message(app: string, chat: number, number: number, body = `m${number}`, at = T0 + number): Message {
-  return { app, chat, number, body, createdAt: T0 + number, updatedAt: at };
-}
 
 function chat(app: string, number: number, name: string | null = `c${number}`, at = T0 + number): Chat {
   return { app, number, name, messagesCount: 0, createdAt: T0 + number, updatedAt: at };
@@ -26,91 +22,67 @@ function chat(app: string, number: number, name: string | null = `c${number}`, a
 
 const numbers = (items: { number: number }[]): number[] => items.map((i) => i.number);
 
-export function recentContract(name: string, make: () => Promise<RecentFixture>): void {
-  describe(`RecentCache contract: ${name}`, () => {
+export function recentChatsContract(name: string, make: () => Promise<RecentChatsFixture>): void {
+  describe(`RecentChats contract: ${name}`, () => {
     it("returns what was put, and null for what was not", () =>
-      using(make, async ({ recent }) => {
+      using(make, async ({ recentChats }) => {
         const app = newToken();
-        await recent.putMessages([message(app, 1, 1, "hello ✓ 👋"), message(app, 1, 2)]);
-        assert.deepEqual(await recent.getMessage(app, 1, 1), message(app, 1, 1, "hello ✓ 👋"));
-        assert.equal(await recent.getMessage(app, 1, 3), null);
-        assert.equal(await recent.getMessage(app, 2, 1), null);
-        assert.equal(await recent.getMessage(newToken(), 1, 1), null);
-
-        await recent.putChats([chat(app, 1, null), chat(app, 2, "named")]);
-        assert.deepEqual(await recent.getChat(app, 1), chat(app, 1, null));
-        assert.deepEqual(await recent.getChat(app, 2), chat(app, 2, "named"));
-        assert.equal(await recent.getChat(app, 3), null);
-      }));
-
-    it("lists messages strictly between after and before, ascending or descending, up to limit", () =>
-      using(make, async ({ recent }) => {
-        const app = newToken();
-        await recent.putMessages(shuffled(Array.from({ length: 10 }, (_, i) => message(app, 1, i + 1)), 4));
-        assert.deepEqual(numbers(await recent.listMessages(app, 1, 2, 8, 50, false)), [3, 4, 5, 6, 7]);
-        assert.deepEqual(numbers(await recent.listMessages(app, 1, 2, 8, 50, true)), [7, 6, 5, 4, 3]);
-        assert.deepEqual(numbers(await recent.listMessages(app, 1, 2, 8, 2, false)), [3, 4]);
-        assert.deepEqual(numbers(await recent.listMessages(app, 1, 2, 8, 2, true)), [7, 6]);
-        assert.deepEqual(numbers(await recent.listMessages(app, 1, 0, NO_UPPER, 3, true)), [10, 9, 8]);
-        assert.deepEqual(numbers(await recent.listMessages(app, 1, 7, NO_UPPER, 50, false)), [8, 9, 10]);
-        assert.deepEqual(numbers(await recent.listMessages(app, 1, 0, 4, 50, true)), [3, 2, 1]);
-        assert.deepEqual(await recent.listMessages(app, 1, 10, NO_UPPER, 50, false), []);
-        assert.deepEqual((await recent.listMessages(app, 1, 4, 6, 50, false))[0], message(app, 1, 5));
+        await recentChats.putChats([chat(app, 1, null), chat(app, 2, "named ✓ 👋"), { ...chat(app, 3, ""), messagesCount: 12 }]);
+        assert.deepEqual(await recentChats.getChat(app, 1), chat(app, 1, null));
+        assert.deepEqual(await recentChats.getChat(app, 2), chat(app, 2, "named ✓ 👋"));
+        assert.deepEqual(await recentChats.getChat(app, 3), { ...chat(app, 3, ""), messagesCount: 12 });
+        assert.equal(await recentChats.getChat(app, 4), null);
+        assert.equal(await recentChats.getChat(newToken(), 1), null);
+        assert.deepEqual(await recentChats.listChats(newToken(), 0, 50), []);
+        await recentChats.putChats([]);
       }));
 
     it("lists chats after a number, ascending, up to limit", () =>
-      using(make, async ({ recent }) => {
+      using(make, async ({ recentChats }) => {
         const app = newToken();
-        await recent.putChats(shuffled([1, 2, 3, 5, 8].map((n) => chat(app, n)), 2));
-        assert.deepEqual(numbers(await recent.listChats(app, 0, 50)), [1, 2, 3, 5, 8]);
-        assert.deepEqual(numbers(await recent.listChats(app, 2, 2)), [3, 5]);
-        assert.deepEqual(numbers(await recent.listChats(app, 5, 50)), [8]);
-        assert.deepEqual(await recent.listChats(app, 8, 50), []);
-        assert.deepEqual((await recent.listChats(app, 4, 1))[0], chat(app, 5));
+        await recentChats.putChats(shuffled([1, 2, 3, 5, 8].map((n) => chat(app, n)), 2));
+        assert.deepEqual(numbers(await recentChats.listChats(app, 0, 50)), [1, 2, 3, 5, 8]);
+        assert.deepEqual(numbers(await recentChats.listChats(app, 2, 2)), [3, 5]);
+        assert.deepEqual(numbers(await recentChats.listChats(app, 5, 50)), [8]);
+        assert.deepEqual(await recentChats.listChats(app, 8, 50), []);
+        assert.deepEqual((await recentChats.listChats(app, 4, 1))[0], chat(app, 5));
       }));
 
     it("never lets a put replace a fresher version", () =>
-      using(make, async ({ recent }) => {
+      using(make, async ({ recentChats }) => {
         const app = newToken();
-        await recent.putMessages([message(app, 1, 1, "v1", T0 + 1)]);
-        await recent.putMessages([message(app, 1, 1, "v3", T0 + 30)]);
-        assert.equal((await recent.getMessage(app, 1, 1))?.body, "v3", "a fresher version replaces");
-        await recent.putMessages([message(app, 1, 1, "v2", T0 + 20)]);
-        assert.equal((await recent.getMessage(app, 1, 1))?.body, "v3", "a stale version does not");
-        assert.deepEqual((await recent.listMessages(app, 1, 0, NO_UPPER, 50, false)).map((m) => m.body), ["v3"]);
-
-        await recent.putChats([chat(app, 1, "new name", T0 + 30)]);
-        await recent.putChats([chat(app, 1, "old name", T0 + 20)]);
-        assert.equal((await recent.getChat(app, 1))?.name, "new name");
-        assert.deepEqual((await recent.listChats(app, 0, 50)).map((c) => c.name), ["new name"]);
+        await recentChats.putChats([chat(app, 1, "first name", T0 + 1)]);
+        await recentChats.putChats([chat(app, 1, "new name", T0 + 30)]);
+        assert.equal((await recentChats.getChat(app, 1))?.name, "new name", "a fresher version replaces");
+        await recentChats.putChats([chat(app, 1, "old name", T0 + 20)]);
+        assert.equal((await recentChats.getChat(app, 1))?.name, "new name", "a stale version does not");
+        assert.deepEqual((await recentChats.listChats(app, 0, 50)).map((c) => c.name), ["new name"]);
       }));
 
-    it("keeps the newest entries past its per-chat cap", () =>
-      using(make, async ({ recent, maxPerChat }) => {
-        assert.ok(maxPerChat >= 5 && maxPerChat <= 100, "the fixture's cap is testable");
+    it("keeps the newest chats past its per-application cap", () =>
+      using(make, async ({ recentChats, maxPerApp }) => {
+        assert.ok(maxPerApp >= 5 && maxPerApp <= 100, "the fixture's cap is testable");
         const app = newToken();
-        const total = maxPerChat + 5;
-        for (let n = 1; n <= total; n++) await recent.putMessages([message(app, 1, n)]);
-        const kept = numbers(await recent.listMessages(app, 1, 0, NO_UPPER, 1000, false));
-        assert.deepEqual(kept, Array.from({ length: maxPerChat }, (_, i) => i + 6));
-        assert.equal(await recent.getMessage(app, 1, 5), null);
-        assert.deepEqual(await recent.getMessage(app, 1, total), message(app, 1, total));
+        const total = maxPerApp + 5;
+        await recentChats.putChats(Array.from({ length: total }, (_, i) => chat(app, i + 1)));
+        assert.deepEqual(numbers(await recentChats.listChats(app, 0, 1000)), Array.from({ length: maxPerApp }, (_, i) => i + 6));
+        assert.equal(await recentChats.getChat(app, 5), null);
+        assert.deepEqual(await recentChats.getChat(app, total), chat(app, total));
 
-        await recent.putChats(Array.from({ length: total }, (_, i) => chat(app, i + 1)));
-        assert.deepEqual(numbers(await recent.listChats(app, 0, 1000)), Array.from({ length: maxPerChat }, (_, i) => i + 6));
+        const other = newToken();
+        for (let n = 1; n <= total; n++) await recentChats.putChats([chat(other, n)]);
+        assert.deepEqual(numbers(await recentChats.listChats(other, 0, 1000)), Array.from({ length: maxPerApp }, (_, i) => i + 6), "one put at a time");
       }));
 
-    it("keeps applications and chats apart", () =>
-      using(make, async ({ recent }) => {
+    it("keeps applications apart", () =>
+      using(make, async ({ recentChats }) => {
         const a = newToken();
         const b = newToken();
-        await recent.putMessages([message(a, 1, 1, "a1"), message(a, 2, 1, "a2"), message(b, 1, 1, "b1")]);
-        await recent.putChats([chat(a, 1, "a chat"), chat(b, 1, "b chat")]);
-        assert.deepEqual((await recent.listMessages(a, 1, 0, NO_UPPER, 50, false)).map((m) => m.body), ["a1"]);
-        assert.deepEqual((await recent.listMessages(a, 2, 0, NO_UPPER, 50, true)).map((m) => m.body), ["a2"]);
-        assert.deepEqual((await recent.listMessages(b, 1, 0, NO_UPPER, 50, false)).map((m) => m.body), ["b1"]);
-        assert.equal((await recent.getChat(b, 1))?.name, "b chat");
-        assert.deepEqual((await recent.listChats(a, 0, 50)).map((c) => c.name), ["a chat"]);
+        await recentChats.putChats([chat(a, 1, "a chat"), chat(b, 1, "b chat"), chat(b, 2, "b two")]);
+        assert.equal((await recentChats.getChat(a, 1))?.name, "a chat");
+        assert.equal((await recentChats.getChat(b, 1))?.name, "b chat");
+        assert.deepEqual((await recentChats.listChats(a, 0, 50)).map((c) => c.name), ["a chat"]);
+        assert.deepEqual((await recentChats.listChats(b, 0, 50)).map((c) => c.name), ["b chat", "b two"]);
       }));
   });
 }

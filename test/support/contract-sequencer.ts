@@ -1,4 +1,7 @@
-// Contract of the Sequencer port (src/ports/sequencer.ts), for every adapter.
+// Contract of the Sequencer port (src/ports/sequencer.ts), for every adapter:
+// chat numbers per application, their idempotency keys, and the epoch marker
+// that fences numbering after a loss of state. (Message numbers are the chat
+// log's: contract-chat-log.ts.)
 //
 // The factory returns a sequencer in normal operation (its epoch marker set),
 // in a namespace of its own: `loseState` wipes that namespace the way a Redis
@@ -6,18 +9,31 @@
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { Allocation, Sequencer } from "../../src/ports/sequencer.js";
+import type { ChatAllocation, ChatCreate, Numbered, Sequencer } from "../../src/ports/sequencer.js";
 import { newToken, using, type Cleanup } from "./contract-helpers.js";
 
 export interface SequencerFixture extends Cleanup {
   sequencer: Sequencer;
-  /** Forgets every counter and the epoch marker of this fixture's namespace. */
+  /** Forgets every counter, idempotency key and the epoch marker of this fixture's namespace. */
   loseState(): Promise<void>;
 }
 
-function first(allocation: Allocation): number {
+const T0 = 1_700_000_000_000;
+
+/** `count` unnamed creates without keys. */
+const plain = (count: number, name: string | null = null): ChatCreate[] => Array.from({ length: count }, () => ({ name, key: null }));
+
+function outcomes(allocation: ChatAllocation): Numbered[] {
   assert.equal(allocation.status, "ok", `expected an allocation, got ${JSON.stringify(allocation)}`);
-  return (allocation as { first: number }).first;
+  return (allocation as { outcomes: Numbered[] }).outcomes;
+}
+
+/** The numbers of a batch that created every item. */
+function created(allocation: ChatAllocation): number[] {
+  return outcomes(allocation).map((o) => {
+    assert.equal(o.kind, "created", JSON.stringify(o));
+    return (o as { number: number }).number;
+  });
 }
 
 async function application(sequencer: Sequencer): Promise<string> {
@@ -26,6 +42,8 @@ async function application(sequencer: Sequencer): Promise<string> {
   return app;
 }
 
+const range = (from: number, count: number): number[] => Array.from({ length: count }, (_, i) => from + i);
+
 export function sequencerContract(name: string, make: () => Promise<SequencerFixture>): void {
   describe(`Sequencer contract: ${name}`, () => {
     it("numbers chats 1, 2, 3 … per application, a batch taking a consecutive range", () =>
@@ -33,107 +51,174 @@ export function sequencerContract(name: string, make: () => Promise<SequencerFix
         assert.equal(await sequencer.hasEpoch(), true);
         const a = await application(sequencer);
         const b = await application(sequencer);
-        assert.equal(first(await sequencer.allocateChats(a, 1)), 1);
-        assert.equal(first(await sequencer.allocateChats(a, 3)), 2);
-        assert.equal(first(await sequencer.allocateChats(b, 2)), 1);
-        assert.equal(first(await sequencer.allocateChats(a, 1)), 5);
+        assert.deepEqual(created(await sequencer.allocateChats(a, plain(1), T0)), [1]);
+        assert.deepEqual(created(await sequencer.allocateChats(a, plain(3), T0)), [2, 3, 4]);
+        assert.deepEqual(created(await sequencer.allocateChats(b, plain(2), T0)), [1, 2]);
+        assert.deepEqual(created(await sequencer.allocateChats(a, plain(1), T0)), [5]);
         await sequencer.initApplication(a); // registering again never resets the counter
-        assert.equal(first(await sequencer.allocateChats(a, 1)), 6);
-        assert.equal(first(await sequencer.allocateChats(b, 1)), 3);
+        assert.deepEqual(created(await sequencer.allocateChats(a, plain(1), T0)), [6]);
+        assert.deepEqual(created(await sequencer.allocateChats(b, plain(1), T0)), [3]);
       }));
 
-    it("numbers messages 1, 2, 3 … per chat, independently across chats and applications", () =>
+    it("answers each create with its number and the allocation's time, and an empty batch with nothing", () =>
       using(make, async ({ sequencer }) => {
-        const a = await application(sequencer);
-        const b = await application(sequencer);
-        first(await sequencer.allocateChats(a, 2));
-        first(await sequencer.allocateChats(b, 1));
-        assert.equal(first(await sequencer.allocateMessages(a, 1, 1)), 1);
-        assert.equal(first(await sequencer.allocateMessages(a, 1, 4)), 2);
-        assert.equal(first(await sequencer.allocateMessages(a, 2, 1)), 1);
-        assert.equal(first(await sequencer.allocateMessages(b, 1, 2)), 1);
-        assert.equal(first(await sequencer.allocateMessages(a, 1, 1)), 6);
-        assert.equal(first(await sequencer.allocateMessages(b, 1, 1)), 3);
+        const app = await application(sequencer);
+        assert.deepEqual(outcomes(await sequencer.allocateChats(app, [{ name: "a", key: null }, { name: null, key: null }], T0 + 7)), [
+          { kind: "created", number: 1, createdAt: T0 + 7 },
+          { kind: "created", number: 2, createdAt: T0 + 7 },
+        ]);
+        assert.deepEqual(outcomes(await sequencer.allocateChats(app, [], T0 + 8)), []);
+        assert.deepEqual(created(await sequencer.allocateChats(app, plain(1), T0 + 9)), [3], "an empty batch takes no number");
       }));
 
-    it("hands out unique, gap-free numbers under 200 concurrent allocations", () =>
+    it("hands out unique, gap-free numbers under 200 concurrent allocations, each batch consecutive", () =>
       using(make, async ({ sequencer }) => {
         const app = await application(sequencer);
         const counts = Array.from({ length: 200 }, (_, i) => 1 + (i % 3));
-        const chatFirsts = (await Promise.all(counts.map((n) => sequencer.allocateChats(app, n)))).map(first);
-        const chatNumbers = chatFirsts.flatMap((f, i) => Array.from({ length: counts[i]! }, (_, k) => f + k)).sort((x, y) => x - y);
+        const batches = (await Promise.all(counts.map((n) => sequencer.allocateChats(app, plain(n), T0)))).map(created);
+        batches.forEach((batch, i) => {
+          assert.equal(batch.length, counts[i]);
+          assert.deepEqual(batch, range(batch[0]!, batch.length), "a batch is one consecutive range");
+        });
         const total = counts.reduce((s, n) => s + n, 0);
-        assert.deepEqual(chatNumbers, Array.from({ length: total }, (_, i) => i + 1));
-
-        const messageFirsts = (await Promise.all(Array.from({ length: 200 }, () => sequencer.allocateMessages(app, 7, 1)))).map(first);
-        assert.deepEqual([...messageFirsts].sort((x, y) => x - y), Array.from({ length: 200 }, (_, i) => i + 1));
-        assert.equal(first(await sequencer.allocateMessages(app, 7, 1)), 201);
+        assert.deepEqual(batches.flat().sort((x, y) => x - y), range(1, total));
+        assert.deepEqual(created(await sequencer.allocateChats(app, plain(1), T0)), [total + 1]);
       }));
 
-    it("answers not_found for a chat beyond the application's chat counter", () =>
+    it("answers a repeated idempotency key with the original number and time, taking no new number", () =>
       using(make, async ({ sequencer }) => {
         const app = await application(sequencer);
-        assert.deepEqual(await sequencer.allocateMessages(app, 1, 1), { status: "not_found" }, "no chat yet");
-        first(await sequencer.allocateChats(app, 2));
-        assert.deepEqual(await sequencer.allocateMessages(app, 3, 1), { status: "not_found" });
-        assert.deepEqual(await sequencer.allocateMessages(app, 4_000_000_000, 1), { status: "not_found" });
-        assert.equal(first(await sequencer.allocateMessages(app, 2, 1)), 1);
+        assert.deepEqual(outcomes(await sequencer.allocateChats(app, [{ name: "general", key: "k1" }], T0 + 1)), [{ kind: "created", number: 1, createdAt: T0 + 1 }]);
+        assert.deepEqual(outcomes(await sequencer.allocateChats(app, [{ name: "general", key: "k1" }], T0 + 50)), [{ kind: "repeat", number: 1, createdAt: T0 + 1 }]);
+        assert.deepEqual(outcomes(await sequencer.allocateChats(app, [{ name: null, key: "k2" }], T0 + 2)), [{ kind: "created", number: 2, createdAt: T0 + 2 }]);
+        assert.deepEqual(outcomes(await sequencer.allocateChats(app, [{ name: null, key: "k2" }], T0 + 60)), [{ kind: "repeat", number: 2, createdAt: T0 + 2 }]);
+        // Mixed with new creates: only those take numbers, in order.
+        assert.deepEqual(
+          outcomes(
+            await sequencer.allocateChats(
+              app,
+              [
+                { name: "x", key: null },
+                { name: "general", key: "k1" },
+                { name: "y", key: "k3" },
+              ],
+              T0 + 70,
+            ),
+          ),
+          [
+            { kind: "created", number: 3, createdAt: T0 + 70 },
+            { kind: "repeat", number: 1, createdAt: T0 + 1 },
+            { kind: "created", number: 4, createdAt: T0 + 70 },
+          ],
+        );
+        assert.deepEqual(created(await sequencer.allocateChats(app, plain(1), T0)), [5], "repeats took no number");
       }));
 
-    it("never hands out numbers for an application it was not told about", () =>
+    it("answers a key reused for a different name with a conflict; a null name and \"\" differ", () =>
       using(make, async ({ sequencer }) => {
-        // A sequencer cannot tell "never existed" from "counter lost": both
-        // answers send the caller to the store, which knows.
+        const app = await application(sequencer);
+        created(await sequencer.allocateChats(app, [{ name: "general", key: "k" }], T0));
+        assert.deepEqual(outcomes(await sequencer.allocateChats(app, [{ name: "random", key: "k" }], T0)), [{ kind: "conflict" }]);
+        assert.deepEqual(outcomes(await sequencer.allocateChats(app, [{ name: null, key: "k" }], T0)), [{ kind: "conflict" }]);
+        assert.deepEqual(outcomes(await sequencer.allocateChats(app, [{ name: "general", key: "k" }], T0 + 5)), [{ kind: "repeat", number: 1, createdAt: T0 }], "a conflict forgets nothing");
+
+        created(await sequencer.allocateChats(app, [{ name: null, key: "unnamed" }], T0));
+        assert.deepEqual(outcomes(await sequencer.allocateChats(app, [{ name: "", key: "unnamed" }], T0)), [{ kind: "conflict" }]);
+        created(await sequencer.allocateChats(app, [{ name: "", key: "empty" }], T0));
+        assert.deepEqual(outcomes(await sequencer.allocateChats(app, [{ name: null, key: "empty" }], T0)), [{ kind: "conflict" }]);
+        assert.deepEqual(outcomes(await sequencer.allocateChats(app, [{ name: "", key: "empty" }], T0)), [{ kind: "repeat", number: 3, createdAt: T0 }]);
+        assert.deepEqual(created(await sequencer.allocateChats(app, plain(1), T0)), [4], "conflicts took no number");
+      }));
+
+    it("treats a key twice in one batch as the second a repeat (or conflict) of the first", () =>
+      using(make, async ({ sequencer }) => {
+        const app = await application(sequencer);
+        assert.deepEqual(
+          outcomes(
+            await sequencer.allocateChats(
+              app,
+              [
+                { name: "same", key: "twice" },
+                { name: "same", key: "twice" },
+                { name: "other", key: "twice" },
+              ],
+              T0 + 3,
+            ),
+          ),
+          [
+            { kind: "created", number: 1, createdAt: T0 + 3 },
+            { kind: "repeat", number: 1, createdAt: T0 + 3 },
+            { kind: "conflict" },
+          ],
+        );
+        assert.deepEqual(created(await sequencer.allocateChats(app, plain(1), T0)), [2]);
+      }));
+
+    it("keeps idempotency keys per application", () =>
+      using(make, async ({ sequencer }) => {
+        const a = await application(sequencer);
+        const b = await application(sequencer);
+        created(await sequencer.allocateChats(a, plain(2), T0));
+        assert.deepEqual(outcomes(await sequencer.allocateChats(a, [{ name: "n", key: "shared" }], T0)), [{ kind: "created", number: 3, createdAt: T0 }]);
+        assert.deepEqual(outcomes(await sequencer.allocateChats(b, [{ name: "other name", key: "shared" }], T0 + 1)), [{ kind: "created", number: 1, createdAt: T0 + 1 }]);
+      }));
+
+    it("answers needs_seed for an application it was not told about, and numbers none", () =>
+      using(make, async ({ sequencer }) => {
+        // A sequencer cannot tell "never existed" from "counter lost": the
+        // answer sends the caller to the store, which knows.
         const unknown = newToken();
-        for (const result of [await sequencer.allocateChats(unknown, 1), await sequencer.allocateMessages(unknown, 1, 1)]) {
-          assert.ok(result.status === "not_found" || result.status === "needs_seed", JSON.stringify(result));
-        }
+        assert.deepEqual(await sequencer.allocateChats(unknown, plain(1), T0), { status: "needs_seed" });
+        assert.deepEqual(await sequencer.allocateChats(unknown, [{ name: "n", key: "k" }], T0), { status: "needs_seed" });
+        await sequencer.seed(unknown, 0); // the store says: it exists, without chats
+        assert.deepEqual(created(await sequencer.allocateChats(unknown, [{ name: "n", key: "k" }], T0)), [1], "the key was not taken by the refused call");
       }));
 
     it("seed sets only absent counters and never lowers one", () =>
       using(make, async ({ sequencer }) => {
         const app = await application(sequencer);
-        first(await sequencer.allocateChats(app, 5));
-        first(await sequencer.allocateMessages(app, 2, 10));
-        await sequencer.seed(app, 1, { number: 2, messageCounter: 3 });
-        await sequencer.seed(app, 50, { number: 2, messageCounter: 70 });
-        assert.equal(first(await sequencer.allocateChats(app, 1)), 6);
-        assert.equal(first(await sequencer.allocateMessages(app, 2, 1)), 11);
-      }));
+        created(await sequencer.allocateChats(app, plain(5), T0));
+        await sequencer.seed(app, 1);
+        await sequencer.seed(app, 50);
+        assert.deepEqual(created(await sequencer.allocateChats(app, plain(1), T0)), [6]);
 
-    it("seed restores an absent counter, which then counts on from it", () =>
-      using(make, async ({ sequencer }) => {
-        const app = newToken(); // never initialised here: the store knows it
-        await sequencer.seed(app, 4, { number: 3, messageCounter: 8 });
-        assert.equal(first(await sequencer.allocateChats(app, 1)), 5);
-        assert.equal(first(await sequencer.allocateMessages(app, 3, 2)), 9);
-        assert.equal(first(await sequencer.allocateMessages(app, 5, 1)), 1, "chat 5 was created after the seed");
+        const restored = newToken(); // never initialised here: the store knows it
+        await sequencer.seed(restored, 4);
+        await sequencer.seed(restored, 2);
+        await sequencer.seed(restored, 9);
+        await sequencer.initApplication(restored);
+        assert.deepEqual(created(await sequencer.allocateChats(restored, plain(2), T0)), [5, 6]);
       }));
 
     it("after losing its state it is recovering until the epoch is set, then needs seeding and resumes from the seed", () =>
       using(make, async ({ sequencer, loseState }) => {
         const app = await application(sequencer);
-        first(await sequencer.allocateChats(app, 3));
-        first(await sequencer.allocateMessages(app, 2, 5));
+        created(await sequencer.allocateChats(app, [...plain(2), { name: "keyed", key: "k" }], T0));
 
         await loseState();
         assert.equal(await sequencer.hasEpoch(), false);
-        assert.deepEqual(await sequencer.allocateChats(app, 1), { status: "recovering" });
-        assert.deepEqual(await sequencer.allocateMessages(app, 2, 1), { status: "recovering" });
+        assert.deepEqual(await sequencer.allocateChats(app, plain(1), T0), { status: "recovering" });
+        await sequencer.seed(app, 3); // seeding alone does not end the fence
+        assert.deepEqual(await sequencer.allocateChats(app, plain(1), T0), { status: "recovering" });
 
+        await loseState();
         await sequencer.setEpoch();
         assert.equal(await sequencer.hasEpoch(), true);
-        assert.deepEqual(await sequencer.allocateChats(app, 1), { status: "needs_seed" });
-        assert.deepEqual(await sequencer.allocateMessages(app, 2, 1), { status: "needs_seed" });
+        assert.deepEqual(await sequencer.allocateChats(app, plain(1), T0), { status: "needs_seed" });
 
-        // The store says: 3 chats, chat 2 has 5 messages.
+        // The store says: 3 chats.
         await sequencer.seed(app, 3);
-        assert.equal(first(await sequencer.allocateChats(app, 1)), 4);
-        assert.deepEqual(await sequencer.allocateMessages(app, 2, 1), { status: "needs_seed" }, "a lost message counter is never taken for a new chat's zero");
-        assert.deepEqual(await sequencer.allocateMessages(app, 9, 1), { status: "not_found" });
-        await sequencer.seed(app, 3, { number: 2, messageCounter: 5 });
-        assert.equal(first(await sequencer.allocateMessages(app, 2, 1)), 6);
-        assert.equal(first(await sequencer.allocateMessages(app, 4, 1)), 1, "chat 4 was created after the loss");
+        assert.deepEqual(created(await sequencer.allocateChats(app, plain(2), T0)), [4, 5]);
+      }));
+
+    it("setEpoch is idempotent and never undoes numbering", () =>
+      using(make, async ({ sequencer }) => {
+        const app = await application(sequencer);
+        created(await sequencer.allocateChats(app, plain(2), T0));
+        await sequencer.setEpoch();
+        await sequencer.ping();
+        assert.equal(await sequencer.hasEpoch(), true);
+        assert.deepEqual(created(await sequencer.allocateChats(app, plain(1), T0)), [3]);
       }));
   });
 }

@@ -151,6 +151,45 @@ export function restAcceptance(mode: string, start: () => Promise<Target>): void
       for (const variant of [real, flipped]) assert.ok(!log.includes(variant), "no whole token, nor a variant of one, in the log");
     });
 
+    it("honours Idempotency-Key on creates: a repeat answers the original, creates nothing; another body is 409", async () => {
+      const base = app();
+      const key = (label: string) => ({ "Idempotency-Key": `${label}-${Math.random().toString(36).slice(2)}` });
+      const chatKey = key("chat");
+      const first = await api.post(`${base}/chats`, { name: "once" }, chatKey);
+      assert.equal(first.status, 201);
+      const again = await api.post(`${base}/chats`, { name: "once" }, chatKey);
+      assert.equal(again.status, 200);
+      assert.deepEqual(again.json, first.json, "the original chat, same number");
+      const other = await api.post(`${base}/chats`, { name: "different" }, chatKey);
+      assert.equal(other.status, 409);
+      assert.equal(other.json.error.code, "idempotency_conflict");
+      const chat = first.json.number as number;
+
+      const sendKey = key("send");
+      const sent = await api.post(`${base}/chats/${chat}/messages`, { body: "exactly once" }, sendKey);
+      assert.equal(sent.status, 201);
+      // Concurrent repeats (a client retrying while the first answer is on its way) all get the original.
+      const repeats = await Promise.all(Array.from({ length: 5 }, () => api.post(`${base}/chats/${chat}/messages`, { body: "exactly once" }, sendKey)));
+      for (const r of repeats) {
+        assert.equal(r.status, 200);
+        assert.equal(r.json.number, sent.json.number);
+        assert.equal(r.json.created_at, sent.json.created_at);
+      }
+      assert.equal((await api.post(`${base}/chats/${chat}/messages`, { body: "another body" }, sendKey)).status, 409);
+      const fresh = await Promise.all(Array.from({ length: 5 }, (_, i) => api.post(`${base}/chats/${chat}/messages`, { body: "same body" }, key(`k${i}`))));
+      assert.deepEqual(fresh.map((r) => r.status), [201, 201, 201, 201, 201], "different keys are different creates");
+      const page = await api.get(`${base}/chats/${chat}/messages`);
+      assert.deepEqual(page.json.data.map((m: { body: string }) => m.body).filter((b: string) => b === "exactly once"), ["exactly once"]);
+      assert.equal(page.json.data.length, 6);
+
+      for (const bad of ["", " spaced key", "é", "x".repeat(129)]) {
+        const res = await api.post(`${base}/chats/${chat}/messages`, { body: "bad key" }, { "Idempotency-Key": bad });
+        assert.equal(res.status, 400, JSON.stringify(bad));
+        assert.equal(res.json.error.code, "validation_failed");
+        assert.equal(res.json.error.details[0].field, "Idempotency-Key");
+      }
+    });
+
     it("answers 413 for a body over 1 MiB and keeps serving", async () => {
       const res = await api.post("/api/v1/applications", { name: "x", pad: "y".repeat(1024 * 1024) });
       assert.equal(res.status, 413);

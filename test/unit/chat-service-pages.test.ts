@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { MemoryBroker } from "../../src/adapters/memory/memory-broker.js";
+import { MemoryBus } from "../../src/adapters/memory/memory-bus.js";
+import { MemoryChatLog } from "../../src/adapters/memory/memory-chat-log.js";
 import { MemoryWorkerHeartbeats } from "../../src/adapters/memory/memory-heartbeats.js";
 import { MemoryLeaseLock } from "../../src/adapters/memory/memory-lock.js";
 import { MemoryWriteQueue } from "../../src/adapters/memory/memory-queue.js";
-import { MemoryRecentCache } from "../../src/adapters/memory/memory-recent.js";
+import { MemoryRecentChats } from "../../src/adapters/memory/memory-recent-chats.js";
 import { MemorySearchIndex } from "../../src/adapters/memory/memory-search.js";
 import { MemorySequencer } from "../../src/adapters/memory/memory-sequencer.js";
 import { MemoryStore } from "../../src/adapters/memory/memory-store.js";
@@ -14,29 +16,53 @@ import type { Message, MessageRange } from "../../src/domain/types.js";
 
 const APP = "app-token-for-pages-00";
 
-/** A service whose store holds messages 1..20 and whose recent buffer holds `recentNumbers`. */
+/**
+ * A service whose store holds messages 1..20 and whose chat log holds
+ * `recentNumbers` (those in `edited` as a later version). The log's counter
+ * stands at 20, as after those appends: its newest consecutive run up to 20
+ * is appended (at the store's times), anything older is put by `edit`, the
+ * other way entries enter a chat log.
+ */
 async function fixture(recentNumbers: number[], edited: number[] = []) {
   const store = new MemoryStore();
-  const recent = new MemoryRecentCache();
   const sequencer = new MemorySequencer();
+  const chatLog = new MemoryChatLog(sequencer, new MemoryBus(), { keep: 64, maxChats: 16 });
   const queue = new MemoryWriteQueue(new MemoryBroker());
   const message = (number: number): Message => ({ app: APP, chat: 1, number, body: `m${number}`, createdAt: number, updatedAt: number });
+  const version = (number: number): Message => (edited.includes(number) ? { ...message(number), body: `edited ${number}`, updatedAt: 1000 } : message(number));
   await store.insertApplication({ token: APP, name: "pages", chatsCount: 0, createdAt: 0, updatedAt: 0 });
   await store.applyWrites([
     { kind: "chat", created: true, chat: { app: APP, number: 1, name: null, messagesCount: 0, createdAt: 0, updatedAt: 0 } },
     ...Array.from({ length: 20 }, (_, i) => ({ kind: "message" as const, created: true, message: message(i + 1) })),
   ]);
-  await recent.putMessages(recentNumbers.map((n) => (edited.includes(n) ? { ...message(n), body: `edited ${n}`, updatedAt: 1000 } : message(n))));
+
+  let first = 21; // the newest consecutive run of recentNumbers ending at 20: first..20
+  while (recentNumbers.includes(first - 1)) first -= 1;
+  await sequencer.seed(APP, 1);
+  await chatLog.seed(APP, 1, first - 1);
+  for (let n = first; n <= 20; n++) {
+    const appended = await chatLog.append(APP, 1, [{ body: `m${n}`, key: null }], n);
+    assert.equal(appended.status === "ok" && appended.outcomes[0]?.kind === "created" && appended.outcomes[0].message.number, n);
+  }
+  assert.equal(await chatLog.head(APP, 1), 20);
+  for (const n of recentNumbers) if (n < first || edited.includes(n)) await chatLog.edit(version(n));
+  assert.deepEqual(
+    (await chatLog.listMessages(APP, 1, 0, Number.MAX_SAFE_INTEGER, 100, false)).map((m) => [m.number, m.body]),
+    [...recentNumbers].sort((a, b) => a - b).map((n) => [n, version(n).body]),
+    "the log holds what the case says",
+  );
+
   const service = new ChatService({
     store,
     sequencer,
+    chatLog,
     queue,
-    recent,
+    recentChats: new MemoryRecentChats(),
     search: new MemorySearchIndex(),
     recovery: new CounterRecovery(sequencer, queue, new MemoryWorkerHeartbeats(), new MemoryLeaseLock(), { publishTimeoutMs: 0, pollMs: 1, onError: () => undefined }, async () => undefined),
     newToken: () => APP,
     now: Date.now,
-    onLive: () => undefined,
+    onChatCreated: () => undefined,
     maxBatch: 100,
   });
   return service;
@@ -47,15 +73,15 @@ const page = async (recentNumbers: number[], range: MessageRange, limit: number,
   return { numbers: result.data.map((m) => m.number), next: result.next, bodies: result.data.map((m) => m.body) };
 };
 
-describe("message pages merge the recent buffer with the store", () => {
+describe("message pages merge the chat log with the store", () => {
   const range = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
 
   for (const [name, recentNumbers] of [
-    ["the buffer holds everything", range(20)],
-    ["the buffer holds only the newest three", [18, 19, 20]],
-    ["the buffer has a gap", [20, 19, 17, 16, 15, 14, 13]],
-    ["the buffer is empty", []],
-    ["the buffer holds an old edit and the newest", [3, 16, 17, 18, 19, 20]],
+    ["the log holds everything", range(20)],
+    ["the log holds only the newest three", [18, 19, 20]],
+    ["the log has a gap", [20, 19, 17, 16, 15, 14, 13]],
+    ["the log is empty", []],
+    ["the log holds an old edit and the newest", [3, 16, 17, 18, 19, 20]],
   ] as const) {
     it(`gives the same pages when ${name}`, async () => {
       assert.deepEqual(await page([...recentNumbers], { direction: "newest" }, 5), { numbers: [20, 19, 18, 17, 16], next: "16", bodies: ["m20", "m19", "m18", "m17", "m16"] });

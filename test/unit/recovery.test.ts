@@ -73,9 +73,16 @@ describe("CounterRecovery", () => {
     recovery.trigger();
     await polled(5);
     assert.equal(await sequencer.hasEpoch(), false);
-    const current = await heartbeats.beat("silent", 0, 0);
-    await heartbeats.beat("silent", current, 0);
-    await waitFor(() => sequencer.hasEpoch(), { what: "the epoch after a report made after the mark" });
+    // Reporting again, each beat with the mark the previous one got back (as a
+    // worker does): one of them lands after a fresh observation and counts.
+    // (A single such beat would race the leader's next observation.)
+    let mark = await heartbeats.beat("silent", 0, 0);
+    const beat = setInterval(() => void heartbeats.beat("silent", mark, 0).then((m) => (mark = m)), 1);
+    try {
+      await waitFor(() => sequencer.hasEpoch(), { what: "the epoch after a report made after the mark" });
+    } finally {
+      clearInterval(beat);
+    }
   });
 
   it("survives failures inside a recovery: reports them and retries, and never rejects", async () => {

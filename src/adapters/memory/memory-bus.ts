@@ -41,6 +41,9 @@ export class MemoryBus implements Bus {
     this.handlers.push(handler);
   }
 
+  /** An in-process bus never loses its connection. */
+  onReconnect(_handler: () => void): void {}
+
   async close(): Promise<void> {
     this.closed = true;
     this.channels.clear();

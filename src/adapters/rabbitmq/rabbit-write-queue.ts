@@ -10,6 +10,8 @@ const MAX_EVENTS_PER_MESSAGE = 2000;
 
 interface PendingPublish {
   events: WriteEvent[];
+  /** Confirmed by then, or failed: counter recovery relies on no publish outliving it. */
+  deadline: number;
   resolve: () => void;
   reject: (err: Error) => void;
 }
@@ -36,14 +38,26 @@ export class RabbitWriteQueue implements WriteQueue {
 
   publish(events: WriteEvent[]): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.pending.push({ events, resolve, reject });
+      this.pending.push({ events, deadline: Date.now() + this.confirmTimeoutMs, resolve, reject });
       if (this.pending.length === 1) setImmediate(() => void this.sendPending());
     });
   }
 
   private async sendPending(): Promise<void> {
-    const publishes = this.pending;
+    let publishes = this.pending;
     this.pending = [];
+    let channel: ConfirmChannel;
+    try {
+      channel = await this.open();
+    } catch (err) {
+      for (const p of publishes) p.reject(err as Error);
+      return;
+    }
+    // Opening the channel (after a reconnect) counts against each publish's
+    // deadline: one past it has been answered 503 and must never be sent late.
+    const now = Date.now();
+    for (const p of publishes) if (p.deadline <= now) p.reject(new Error("publish confirm timed out"));
+    publishes = publishes.filter((p) => p.deadline > now);
     // Split so one AMQP message stays bounded; a caller's events stay together.
     const groups: PendingPublish[][] = [[]];
     let size = 0;
@@ -55,14 +69,7 @@ export class RabbitWriteQueue implements WriteQueue {
       groups[groups.length - 1]!.push(p);
       size += p.events.length;
     }
-    let channel: ConfirmChannel;
-    try {
-      channel = await this.open();
-    } catch (err) {
-      for (const p of publishes) p.reject(err as Error);
-      return;
-    }
-    for (const group of groups) this.send(channel, group);
+    for (const group of groups) if (group.length > 0) this.send(channel, group);
   }
 
   private send(channel: ConfirmChannel, group: PendingPublish[]): void {
@@ -73,7 +80,7 @@ export class RabbitWriteQueue implements WriteQueue {
         else p.resolve();
       }
     };
-    const timer = setTimeout(() => settle(new Error("publish confirm timed out")), this.confirmTimeoutMs);
+    const timer = setTimeout(() => settle(new Error("publish confirm timed out")), Math.max(0, Math.min(...group.map((p) => p.deadline)) - Date.now()));
     const body = pack(group.length === 1 ? group[0]!.events : group.flatMap((p) => p.events));
     try {
       channel.sendToQueue(this.queue, body, { persistent: true, contentType: "application/msgpack" }, (err) =>

@@ -1,24 +1,37 @@
-/** Every Redis key and channel the cluster uses, under one deployment prefix. */
+/**
+ * Every Redis key and channel the cluster uses, under one deployment prefix.
+ * Keys of one chat share the hash tag `{app:chat}` and keys of one
+ * application `{app}`, so each atomic step touches one slot.
+ */
 export class RedisKeys {
   constructor(readonly prefix: string) {}
+  /** Versioned: a change of key layout starts with a recovery (counters re-seeded from MySQL). */
   epoch(): string {
-    return `${this.prefix}epoch`;
+    return `${this.prefix}epoch:2`;
   }
   chatCounter(app: string): string {
-    return `${this.prefix}a:${app}:chats`;
+    return `${this.prefix}{${app}}:chats`;
   }
-  /** Message counter keys are `<messageCounterPrefix(app)><chat>`. */
-  messageCounterPrefix(app: string): string {
-    return `${this.prefix}a:${app}:c:`;
-  }
-  messageCounter(app: string, chat: number): string {
-    return `${this.messageCounterPrefix(app)}${chat}`;
-  }
-  recentMessages(app: string, chat: number): string {
-    return `${this.prefix}recent:m:${app}:${chat}`;
+  /** An idempotency key of a chat create. */
+  chatCreateKey(app: string, key: string): string {
+    return `${this.prefix}{${app}}:k:${key}`;
   }
   recentChats(app: string): string {
-    return `${this.prefix}recent:c:${app}`;
+    return `${this.prefix}{${app}}:recent`;
+  }
+  /** Message counter keys are `<messageCounterHead(app)><chat>}:n`, built inside the chat allocation script. */
+  messageCounterHead(app: string): string {
+    return `${this.prefix}{${app}:`;
+  }
+  messageCounter(app: string, chat: number): string {
+    return `${this.prefix}{${app}:${chat}}:n`;
+  }
+  chatLog(app: string, chat: number): string {
+    return `${this.prefix}{${app}:${chat}}:log`;
+  }
+  /** An idempotency key of a message send, per chat. */
+  messageSendKey(app: string, chat: number, key: string): string {
+    return `${this.prefix}{${app}:${chat}}:k:${key}`;
   }
   lock(name: string): string {
     return `${this.prefix}lock:${name}`;

@@ -5,6 +5,8 @@ import type { RedisKeys } from "./keys.js";
 /** Redis pub/sub between processes. Subscribing needs its own connection. */
 export class RedisBus implements Bus {
   private readonly handlers: ((channel: string, payload: Uint8Array) => void)[] = [];
+  private readonly reconnectHandlers: (() => void)[] = [];
+  private connectedBefore = false;
 
   constructor(
     private readonly publisher: Redis,
@@ -15,6 +17,24 @@ export class RedisBus implements Bus {
     subscriber.on("messageBuffer", (channel: Buffer, payload: Buffer) => {
       const name = channel.toString().slice(prefix.length);
       for (const handler of this.handlers) handler(name, payload);
+    });
+    subscriber.on("ready", () => {
+      if (!this.connectedBefore) {
+        this.connectedBefore = true;
+        return;
+      }
+      // ioredis sends the resubscriptions before "ready" reaches us; a command
+      // issued now is answered after them, so once it is, every channel is live again.
+      const probe = keys.channel("~reconnected");
+      this.subscriber
+        .subscribe(probe)
+        .then(() => this.subscriber.unsubscribe(probe))
+        .then(
+          () => {
+            for (const handler of this.reconnectHandlers) handler();
+          },
+          () => undefined, // broke again: the next "ready" retries
+        );
     });
   }
 
@@ -32,6 +52,10 @@ export class RedisBus implements Bus {
 
   onMessage(handler: (channel: string, payload: Uint8Array) => void): void {
     this.handlers.push(handler);
+  }
+
+  onReconnect(handler: () => void): void {
+    this.reconnectHandlers.push(handler);
   }
 
   async close(): Promise<void> {

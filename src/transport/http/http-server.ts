@@ -1,5 +1,5 @@
 import { timingSafeEqual } from "node:crypto";
-import type { HttpResponse, TemplatedApp } from "uWebSockets.js";
+import type { HttpRequest, HttpResponse, TemplatedApp } from "uWebSockets.js";
 import type { ChatService } from "../../domain/chat-service.js";
 import { DomainError, UnavailableError } from "../../domain/errors.js";
 import { limits } from "../../domain/limits.js";
@@ -54,6 +54,7 @@ export function mountHttp(app: TemplatedApp, deps: HttpDeps): void {
       query: Object.fromEntries(new URLSearchParams(req.getQuery() ?? "")),
       body: undefined,
       authorization: req.getHeader("authorization"),
+      idempotencyKey: method === "POST" ? headerOrNull(req, "idempotency-key") : null,
     };
     const contentType = req.getHeader("content-type");
     const declaredLength = Number(req.getHeader("content-length") || 0);
@@ -79,6 +80,21 @@ export function mountHttp(app: TemplatedApp, deps: HttpDeps): void {
       sendError(res, err);
     });
   });
+}
+
+/**
+ * A header's value, or null when it is absent. uWS reads a value that is not
+ * valid UTF-8 as "", so an empty value is looked up again to tell "sent but
+ * unreadable" (a bad value, for the caller to refuse) from "not sent".
+ */
+function headerOrNull(req: HttpRequest, name: string): string | null {
+  const value = req.getHeader(name);
+  if (value !== "") return value;
+  let present = false;
+  req.forEach((key) => {
+    if (key === name) present = true;
+  });
+  return present ? "" : null;
 }
 
 function watch(res: HttpResponse): { aborted: boolean } {

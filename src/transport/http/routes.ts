@@ -1,5 +1,6 @@
 import type { JSONSchemaType } from "ajv";
-import type { ChatService } from "../../domain/chat-service.js";
+import type { ChatService, Created } from "../../domain/chat-service.js";
+import { idempotencyKeyRule, isIdempotencyKey } from "../../domain/idempotency-key.js";
 import { DomainError, notFound } from "../../domain/errors.js";
 import { clampLimit, limits, parseNumber } from "../../domain/limits.js";
 import type { MessageRange, Page } from "../../domain/types.js";
@@ -14,6 +15,8 @@ export interface RouteRequest {
   query: Record<string, string>;
   body: unknown;
   authorization: string;
+  /** The Idempotency-Key header, null when absent ("" when sent but unreadable). */
+  idempotencyKey: string | null;
 }
 
 export interface RouteResult {
@@ -67,7 +70,8 @@ export function buildRoutes({ service, checkAdmin }: RouteDeps): Route[] {
         async handle(request) {
           const body = validateBody ? validateBody(request.body) : (undefined as B);
           const query = validateQuery ? validateQuery({ ...request.query }) : (undefined as Q);
-          return { status, body: await handler(request.params, body, query, request) };
+          const out = await handler(request.params, body, query, request);
+          return out instanceof Answer ? out : { status, body: out };
         },
       });
     }
@@ -91,8 +95,8 @@ export function buildRoutes({ service, checkAdmin }: RouteDeps): Route[] {
     applicationJson(await service.renameApplication(p.token!, checkName(b.name))),
   );
 
-  add("POST", `${apps}/:token/chats`, { summary: "Create a chat", status: 201, response: "Chat", body: schemas.optionalNameBody, rateLimited: true }, async (p, b) =>
-    chatJson(await service.createChat(p.token!, checkName(b.name) ?? null)),
+  add("POST", `${apps}/:token/chats`, { summary: "Create a chat (201; 200 for a repeated Idempotency-Key)", status: 201, response: "Chat", body: schemas.optionalNameBody, rateLimited: true }, async (p, b, _q, r) =>
+    answerCreate(await service.createChat(p.token!, checkName(b.name) ?? null, idempotencyKey(r)), chatJson),
   );
   add("GET", `${apps}/:token/chats`, { summary: "List chats, ascending by number", response: "Page<Chat>", query: schemas.pageQuery }, async (p, _b, q) =>
     pageJson(await service.listChats(p.token!, q.after ?? 0, clampLimit(q.limit)), chatJson),
@@ -102,8 +106,8 @@ export function buildRoutes({ service, checkAdmin }: RouteDeps): Route[] {
     chatJson(await service.renameChat(p.token!, num(p.chat), checkName(b.name))),
   );
 
-  add("POST", `${chat}/messages`, { summary: "Send a message", status: 201, response: "Message", body: schemas.messageBody, rateLimited: true }, async (p, b) =>
-    messageJson(await service.createMessage(p.token!, num(p.chat), checkBodyBytes(b.body))),
+  add("POST", `${chat}/messages`, { summary: "Send a message (201; 200 for a repeated Idempotency-Key)", status: 201, response: "Message", body: schemas.messageBody, rateLimited: true }, async (p, b, _q, r) =>
+    answerCreate(await service.createMessage(p.token!, num(p.chat), checkBodyBytes(b.body), idempotencyKey(r)), messageJson),
   );
   add(
     "GET",
@@ -127,7 +131,26 @@ export function buildRoutes({ service, checkAdmin }: RouteDeps): Route[] {
   return routes;
 }
 
-/** Non-numeric or out-of-range numbers name nothing: 404, as SPEC §2 says. */
+/** A handler's answer with a status other than the route's own. */
+class Answer implements RouteResult {
+  constructor(
+    readonly status: number,
+    readonly body: unknown,
+  ) {}
+}
+
+/** 201 for a create, 200 for the original entity of a repeated Idempotency-Key. */
+function answerCreate<T>(result: Created<T>, toJson: (entity: T) => unknown): Answer {
+  return new Answer(result.created ? 201 : 200, toJson(result.entity));
+}
+
+function idempotencyKey(request: RouteRequest): string | null {
+  if (request.idempotencyKey === null) return null;
+  if (!isIdempotencyKey(request.idempotencyKey)) throw invalid("Idempotency-Key", idempotencyKeyRule);
+  return request.idempotencyKey;
+}
+
+/** Non-numeric or out-of-range numbers name nothing: 404. */
 function num(segment: string | undefined): number {
   const n = parseNumber(segment ?? "");
   if (n === null) throw notFound("resource");

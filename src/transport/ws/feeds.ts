@@ -1,104 +1,153 @@
-import { unpack } from "msgpackr";
+import { pack, unpack } from "msgpackr";
 import type { TemplatedApp } from "uWebSockets.js";
+import type { ChatService } from "../../domain/chat-service.js";
+import { appChannel, chatChannel, decodeLiveBatch } from "../../domain/live-batch.js";
+import type { Message } from "../../domain/types.js";
 import type { Logger } from "../../log.js";
 import type { Bus } from "../../ports/bus.js";
-import type { Encoding, ServerFrame } from "./protocol.js";
+import { messageFrame, messageUpdatedFrame, type Encoding, type ServerFrame } from "./protocol.js";
 
 /**
- * One live event as this process received it from the Bus. The bus payload is
- * already the MessagePack frame (the sending process packed it once); the JSON
- * text is made at most once per event per process, and only when a JSON
- * socket needs it. Subscribers share these bytes: nothing is encoded per socket.
+ * One live event as this process delivers it. Its bytes are made at most once
+ * per encoding per process, and only when a socket of that encoding needs
+ * them: subscribers share them, nothing is encoded per socket.
  */
 export class Delivery {
-  private decoded: ServerFrame | undefined;
+  private packed: Uint8Array | undefined;
   private text: string | undefined;
 
-  constructor(readonly packed: Uint8Array) {}
-
-  get frame(): ServerFrame {
-    return (this.decoded ??= unpack(this.packed) as ServerFrame);
+  /** `number`: the message's number (a new chat's number for chat_created). */
+  constructor(
+    readonly frame: ServerFrame,
+    readonly number: number,
+    packed?: Uint8Array,
+  ) {
+    this.packed = packed;
   }
+
   get op(): string {
     return this.frame.op;
   }
-  /** The message number; chat_created events carry the chat number here. */
-  get number(): number {
-    return this.frame.number as number;
-  }
-  get json(): string {
-    return (this.text ??= JSON.stringify(this.frame));
-  }
   bytes(encoding: Encoding): string | Uint8Array {
-    return encoding === "json" ? this.json : this.packed;
+    return encoding === "json" ? (this.text ??= JSON.stringify(this.frame)) : (this.packed ??= pack(this.frame));
   }
 }
 
-/** A socket-side subscription that wants live events one by one (while it resumes). */
-export interface DirectReceiver {
-  onLive(delivery: Delivery): void;
-}
-
-/** What a feed needs to know about the sockets on its topics (for the backpressure sweep). */
+/** What a feed needs of the sockets on its topics. */
 export interface FeedMember {
   /** Returns true when the socket was closed for being slow. */
   checkBackpressure(): boolean;
+  /** Closes the socket with 4008: it resumes by number. */
+  dropSlow(why: string): void;
+}
+
+/** A socket-side subscription that takes live events one by one (while it resumes). */
+export interface DirectReceiver extends FeedMember {
+  onLive(delivery: Delivery, feed: Feed): void;
 }
 
 /**
- * Everything this process does for one Bus channel (a chat, or an application's
- * chat_created stream): the Bus subscription, held while ≥1 local socket needs
- * it (ref-counted), the two uWS topics (one per encoding), and the sockets that
- * are still resuming and take events one by one.
+ * Everything this process does for one Bus channel (a chat, or an
+ * application's chat_created stream): the Bus subscription, held while ≥1
+ * local socket needs it (ref-counted), the two uWS topics (one per encoding),
+ * the sockets still resuming, and — for a chat — the position of its ordered
+ * stream.
  */
 export class Feed {
   refs = 0;
-  /** Settles once the Bus confirmed the subscription: from then on every publish reaches this process. */
+  /** Settles once the stream's starting point is known and the Bus confirmed the subscription. */
   ready!: Promise<void>;
   failed = false;
   /** Sockets subscribed to one of the topics. */
   readonly members = new Set<FeedMember>();
-  /** Subscriptions replaying or settling: they get every event directly, filtered per socket. */
+  /** Subscriptions resuming: they get every event directly and filter by number. */
   readonly direct = new Set<DirectReceiver>();
+  /**
+   * The highest message number this process delivered on the chat's stream:
+   * the stream is gap-free and in order from here on (a chat's batches come
+   * from one Redis script each, so the Bus carries them in number order; a
+   * jump means frames were lost and is repaired from the chat log).
+   */
+  last = 0;
+  /** While set, new frames wait here until the repair reached them. */
+  repair: { pending: Message[] } | null = null;
 
-  constructor(readonly channel: string) {}
+  constructor(
+    readonly channel: string,
+    readonly app: string,
+    readonly chat: number | null,
+  ) {}
 
   topic(encoding: Encoding): string {
     return `${encoding === "json" ? "j" : "m"}|${this.channel}`;
   }
 }
 
-/** All feeds of this process, keyed by Bus channel, plus the fanout from the Bus into uWS topics. */
+export interface FeedsOptions {
+  /**
+   * Most topic bytes this process hands uWS between two backpressure sweeps.
+   * uWS writes topic messages to sockets only when the loop iteration ends,
+   * so a socket's backlog shows them one iteration later; capping what is
+   * published in between keeps every socket's backlog below uWS's hard limit
+   * (which would cut it without a close frame) until the sweep closes it with
+   * 4008.
+   */
+  bytesPerSweep: number;
+  /** Frames held per feed while a repair runs; past it the feed's sockets are closed with 4008 (they resume). */
+  maxPending: number;
+  /** Messages per repair read. */
+  pageSize: number;
+}
+
+type Work = { feed: Feed; kind: "created" | "updated"; messages: Message[]; next: number } | { feed: Feed; delivery: Delivery };
+
+/** All feeds of this process, keyed by Bus channel, and the fanout from the Bus into uWS topics. */
 export class Feeds {
   private readonly feeds = new Map<string, Feed>();
   private readonly touched = new Set<Feed>();
+  /** Events received but not handed to uWS yet, in arrival order (over the sweep budget). */
+  private readonly queue: Work[] = [];
+  private sentSinceSweep = 0;
   private sweepTimer: NodeJS.Timeout | null = null;
+  private closed = false;
 
   constructor(
     private readonly app: TemplatedApp,
     private readonly bus: Bus,
+    private readonly service: ChatService,
     private readonly log: Logger,
+    private readonly options: FeedsOptions,
   ) {
-    bus.onMessage((channel, payload) => this.deliver(channel, payload));
+    bus.onMessage((channel, payload) => this.receive(channel, payload));
+    // Frames published while the Bus was reconnecting are lost to it: every chat stream catches up from its log.
+    bus.onReconnect(() => {
+      for (const feed of this.feeds.values()) if (feed.chat !== null && !feed.repair) this.startRepair(feed, []);
+    });
   }
 
   get size(): number {
     return this.feeds.size;
   }
 
-  /** Subscriptions still replaying or settling (taking events one by one). */
+  /** Subscriptions still resuming (taking events one by one). */
   get resuming(): number {
     let n = 0;
     for (const feed of this.feeds.values()) n += feed.direct.size;
     return n;
   }
 
-  /** Takes a reference on the channel's feed, subscribing the Bus on the first one. */
-  acquire(channel: string): Feed {
+  /** Takes a reference on a chat's (or, with chat null, an application's) feed, subscribing the Bus on the first one. */
+  acquire(app: string, chat: number | null): Feed {
+    const channel = chat === null ? appChannel(app) : chatChannel(app, chat);
     let feed = this.feeds.get(channel);
     if (!feed || feed.failed) {
-      const fresh = new Feed(channel);
-      fresh.ready = this.bus.subscribe(channel).catch((err: unknown) => {
+      const fresh = new Feed(channel, app, chat);
+      // The position is read before subscribing: whatever is published in
+      // between arrives as a jump, which the repair fills from the log.
+      fresh.ready = (async () => {
+        if (chat !== null) fresh.last = await this.service.latestNumber(app, chat);
+        await this.bus.subscribe(channel);
+      })().catch((err: unknown) => {
         fresh.failed = true;
         throw err;
       });
@@ -118,58 +167,174 @@ export class Feeds {
     if (this.feeds.get(feed.channel) !== feed) return; // a failed feed already replaced
     this.feeds.delete(feed.channel);
     this.touched.delete(feed);
+    feed.repair = null;
     // Issued on the same connection after any earlier subscribe, so the order holds;
     // a later acquire subscribes again after this unsubscribe.
     this.bus.unsubscribe(feed.channel).catch((err: unknown) => this.log.warn({ err }, "bus unsubscribe failed"));
   }
 
-  /**
-   * Bus → this process. Events of one channel arrive in the order their sender
-   * published them (the sender publishes in number order), and are handed to
-   * uWS topics and direct receivers synchronously, so that order holds here too.
-   */
-  private deliver(channel: string, payload: Uint8Array): void {
+  /** Publishes a new chat to its application's subscribers on every process. */
+  publishChatCreated(frame: ServerFrame, channel: string): Promise<void> {
+    return this.bus.publish(channel, pack(frame));
+  }
+
+  /** Bus → this process. A payload that does not decode came from a foreign publisher on our prefix: dropped. */
+  private receive(channel: string, payload: Uint8Array): void {
     const feed = this.feeds.get(channel);
     if (!feed) return; // unsubscribed a moment ago
-    const delivery = new Delivery(payload);
-    try {
-      // Decoded once per event per process (resume filters need the number). A payload
-      // that does not decode came from a foreign publisher on our prefix: dropped.
-      const frame = delivery.frame;
-      if (typeof frame !== "object" || frame === null || typeof frame.op !== "string" || typeof frame.number !== "number") throw new Error("not a live frame");
-    } catch (err) {
-      this.log.warn({ err }, "dropped an undecodable live event");
-      return;
+    if (feed.chat === null) {
+      const frame = safeUnpack(payload);
+      if (!frame) return this.log.warn({ channel: "application" }, "dropped an undecodable live event");
+      return this.enqueue({ feed, delivery: new Delivery(frame, Number(frame.number), payload) });
     }
+    const batch = decodeLiveBatch(feed.app, feed.chat, payload);
+    if (!batch) return this.log.warn("dropped an undecodable live event");
+    if (batch.kind === "updated") return this.enqueue({ feed, kind: "updated", messages: batch.messages, next: 0 });
+    if (feed.repair) return this.hold(feed, batch.messages);
+    const fresh = batch.messages.filter((m) => m.number > feed.last);
+    if (fresh.length === 0) return;
+    if (fresh[0]!.number !== feed.last + 1) return this.startRepair(feed, fresh);
+    // Counted as delivered now, so later frames are checked against it even while they queue.
+    feed.last = fresh[fresh.length - 1]!.number;
+    this.enqueue({ feed, kind: "created", messages: fresh, next: 0 });
+  }
+
+  private hold(feed: Feed, messages: Message[]): void {
+    const repair = feed.repair!;
+    repair.pending.push(...messages);
+    if (repair.pending.length <= this.options.maxPending) return;
+    this.log.warn({ pending: repair.pending.length }, "live stream repair fell behind; its sockets resume");
+    // The sockets resume by number; the stream starts over from the log's head.
+    for (const socket of [...feed.direct, ...feed.members]) socket.dropSlow("the live stream fell behind");
+    feed.repair = null;
+    feed.last = Math.max(feed.last, repair.pending[repair.pending.length - 1]!.number);
+  }
+
+  /** Fills the stream from the chat log after a jump (lost frames) or a Bus reconnect, then goes on with the held frames. */
+  private startRepair(feed: Feed, pending: Message[]): void {
+    feed.repair = { pending };
+    void this.runRepair(feed);
+  }
+
+  private async runRepair(feed: Feed): Promise<void> {
+    const { pageSize } = this.options;
+    for (let delay = 100; ; delay = Math.min(delay * 2, 2000)) {
+      try {
+        for (;;) {
+          const repair = feed.repair;
+          if (!repair || this.feeds.get(feed.channel) !== feed) return; // released or given up meanwhile
+          const until = repair.pending[0]?.number ?? Infinity;
+          if (feed.last + 1 >= until) break;
+          const page = await this.service.messagesSince(feed.app, feed.chat!, feed.last, pageSize);
+          if (feed.repair !== repair) return;
+          const missing = page.filter((m) => m.number > feed.last && m.number < until);
+          if (missing.length > 0) {
+            feed.last = missing[missing.length - 1]!.number;
+            this.enqueue({ feed, kind: "created", messages: missing, next: 0 });
+          }
+          if (page.length < pageSize || missing.length === 0) break;
+        }
+        break;
+      } catch (err) {
+        this.log.warn({ err }, "live stream repair failed; retrying");
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
+    const repair = feed.repair;
+    if (!repair) return;
+    feed.repair = null;
+    const pending = repair.pending.filter((m) => m.number > feed.last);
+    if (pending.length === 0) return;
+    if (pending[0]!.number !== feed.last + 1) {
+      // Neither the log nor the store has them (trimmed, or numbered and never written): nothing to wait for.
+      this.log.warn({ from: feed.last + 1, to: pending[0]!.number - 1 }, "live stream skipped numbers the log no longer holds");
+      feed.last = pending[0]!.number - 1;
+    }
+    // Held frames go through the same checks: another jump among them starts another repair.
+    let run = 0;
+    while (run < pending.length && pending[run]!.number === feed.last + 1 + run) run++;
+    const ordered = pending.slice(0, run);
+    feed.last = ordered[ordered.length - 1]!.number;
+    this.enqueue({ feed, kind: "created", messages: ordered, next: 0 });
+    if (run < pending.length) this.startRepair(feed, pending.slice(run));
+  }
+
+  private enqueue(work: Work): void {
+    this.queue.push(work);
+    if (this.queue.length === 1) this.pump();
+  }
+
+  /** Hands queued events to uWS in order, up to the sweep budget; the rest waits for the sweep. */
+  private pump(): void {
+    while (this.queue.length > 0 && this.sentSinceSweep < this.options.bytesPerSweep) {
+      const work = this.queue[0]!;
+      if ("delivery" in work) {
+        this.queue.shift();
+        this.dispatch(work.feed, work.delivery);
+        continue;
+      }
+      while (work.next < work.messages.length && this.sentSinceSweep < this.options.bytesPerSweep) {
+        const m = work.messages[work.next++]!;
+        this.dispatch(work.feed, new Delivery(work.kind === "created" ? messageFrame(m) : messageUpdatedFrame(m), m.number));
+      }
+      if (work.next >= work.messages.length) this.queue.shift();
+    }
+    if (this.queue.length > 0) this.scheduleSweep();
+  }
+
+  private dispatch(feed: Feed, delivery: Delivery): void {
+    if (this.feeds.get(feed.channel) !== feed) return; // released while it waited
     const packTopic = feed.topic("msgpack");
     const jsonTopic = feed.topic("json");
-    if (this.app.numSubscribers(packTopic) > 0) this.app.publish(packTopic, payload, true);
-    if (this.app.numSubscribers(jsonTopic) > 0) this.app.publish(jsonTopic, delivery.json, false);
-    for (const receiver of feed.direct) receiver.onLive(delivery);
-    if (feed.members.size > 0) this.touch(feed);
+    if (this.app.numSubscribers(packTopic) > 0) {
+      const bytes = delivery.bytes("msgpack");
+      this.app.publish(packTopic, bytes, true);
+      this.sentSinceSweep += bytes.length;
+    }
+    if (this.app.numSubscribers(jsonTopic) > 0) {
+      const text = delivery.bytes("json") as string;
+      this.app.publish(jsonTopic, text, false);
+      this.sentSinceSweep += Buffer.byteLength(text);
+    }
+    for (const receiver of feed.direct) receiver.onLive(delivery, feed);
+    if (feed.members.size > 0) {
+      this.touched.add(feed);
+      this.scheduleSweep();
+    }
   }
 
   /**
-   * uWS writes topic messages to sockets when the loop iteration ends, so a
-   * socket's backlog is only visible after that. A timer (next iteration)
-   * checks the members of the feeds that got events, coalescing bursts into
-   * one sweep. Sockets past the soft limit are closed with 4008 long before
-   * uWS's own hard limit (which closes without a close frame).
+   * One timer (the next loop iteration, after uWS wrote this one's topic
+   * messages) checks the members of the feeds that got events, coalescing
+   * bursts into one sweep, then lets the queue go on. Sockets past the soft
+   * limit are closed with 4008.
    */
-  private touch(feed: Feed): void {
-    this.touched.add(feed);
-    if (this.sweepTimer) return;
+  private scheduleSweep(): void {
+    if (this.sweepTimer || this.closed) return;
     this.sweepTimer = setTimeout(() => {
       this.sweepTimer = null;
+      this.sentSinceSweep = 0;
       const feeds = [...this.touched];
       this.touched.clear();
       for (const f of feeds) for (const member of [...f.members]) member.checkBackpressure();
-    }, 1);
+      this.pump();
+    }, 0);
   }
 
   close(): void {
+    this.closed = true;
     if (this.sweepTimer) clearTimeout(this.sweepTimer);
     this.sweepTimer = null;
     this.touched.clear();
+    this.queue.length = 0;
+  }
+}
+
+function safeUnpack(payload: Uint8Array): ServerFrame | null {
+  try {
+    const frame = unpack(payload) as unknown;
+    return typeof frame === "object" && frame !== null && typeof (frame as ServerFrame).op === "string" ? (frame as ServerFrame) : null;
+  } catch {
+    return null;
   }
 }

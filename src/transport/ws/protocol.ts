@@ -1,6 +1,6 @@
 import { pack, unpack } from "msgpackr";
-import type { LiveEvent } from "../../domain/chat-service.js";
 import type { ErrorCode } from "../../domain/errors.js";
+import { idempotencyKeyRule, isIdempotencyKey } from "../../domain/idempotency-key.js";
 import { limits } from "../../domain/limits.js";
 
 // The /ws wire protocol (see PROTOCOL.md next to this file): frame shapes,
@@ -51,7 +51,7 @@ export type Ref = string | number;
 export type ClientFrame =
   | { op: "subscribe"; ref?: Ref; app: string; chat?: number; since?: number }
   | { op: "unsubscribe"; ref?: Ref; app: string; chat?: number }
-  | { op: "send"; ref?: Ref; app: string; chat: number; body: string }
+  | { op: "send"; ref?: Ref; app: string; chat: number; body: string; key?: string }
   | { op: "ping"; ref?: Ref };
 
 export interface FieldProblem {
@@ -77,7 +77,7 @@ const APP_MAX_CHARS = 64;
 const allowedFields: Record<ClientFrame["op"], readonly string[]> = {
   subscribe: ["op", "ref", "app", "chat", "since"],
   unsubscribe: ["op", "ref", "app", "chat"],
-  send: ["op", "ref", "app", "chat", "body"],
+  send: ["op", "ref", "app", "chat", "body", "key"],
   ping: ["op", "ref"],
 };
 
@@ -139,6 +139,7 @@ export function validateFrame(raw: unknown): ClientFrame {
     if (typeof body !== "string" || body.length === 0) problems.push({ field: "body", message: "must be a non-empty string" });
     else if (!body.isWellFormed()) problems.push({ field: "body", message: "must be valid Unicode (no lone surrogates)" });
     else if (Buffer.byteLength(body, "utf8") > limits.bodyMaxBytes) problems.push({ field: "body", message: `must be at most ${limits.bodyMaxBytes} bytes of UTF-8` });
+    if (raw.key !== undefined && !(typeof raw.key === "string" && isIdempotencyKey(raw.key))) problems.push({ field: "key", message: idempotencyKeyRule });
   }
   if (problems.length > 0) throw new FrameError("validation_failed", "the frame is not valid", ref, problems);
   return raw as ClientFrame;
@@ -161,29 +162,8 @@ export function encodeFrame(frame: ServerFrame, encoding: Encoding): string | Bu
 
 const time = (ms: number): string => new Date(ms).toISOString();
 
-/** Bus channel (and uWS topic suffix) of a chat, and of an application's chat_created events. */
-export const chatChannel = (app: string, chat: number): string => `${app}:${chat}`;
-export const appChannel = (app: string): string => app;
-
-export interface LiveFrame {
-  channel: string;
-  frame: ServerFrame;
-}
-
-/** The frame a live event becomes, and the channel it travels on. */
-export function liveFrame(event: LiveEvent): LiveFrame {
-  switch (event.kind) {
-    case "message":
-    case "message_updated": {
-      const m = event.message;
-      const frame: ServerFrame = { ...messageFrame(m), op: event.kind };
-      if (event.kind === "message_updated") frame.updated_at = time(m.updatedAt);
-      return { channel: chatChannel(m.app, m.chat), frame };
-    }
-    case "chat_created":
-      return { channel: appChannel(event.chat.app), frame: { op: "chat_created", app: event.chat.app, number: event.chat.number } };
-  }
-}
+/** The frame of a new chat, for the application's subscribers. */
+export const chatCreatedFrame = (chat: { app: string; number: number }): ServerFrame => ({ op: "chat_created", app: chat.app, number: chat.number });
 
 export const messageFrame = (m: { app: string; chat: number; number: number; body: string; createdAt: number }): ServerFrame => ({
   op: "message",
@@ -192,4 +172,10 @@ export const messageFrame = (m: { app: string; chat: number; number: number; bod
   number: m.number,
   body: m.body,
   created_at: time(m.createdAt),
+});
+
+export const messageUpdatedFrame = (m: { app: string; chat: number; number: number; body: string; createdAt: number; updatedAt: number }): ServerFrame => ({
+  ...messageFrame(m),
+  op: "message_updated",
+  updated_at: time(m.updatedAt),
 });

@@ -1,20 +1,19 @@
-import { pack } from "msgpackr";
 import type { TemplatedApp, WebSocket } from "uWebSockets.js";
 import type { Config } from "../../config.js";
-import type { ChatService, LiveEvent } from "../../domain/chat-service.js";
+import type { ChatService } from "../../domain/chat-service.js";
 import { DomainError } from "../../domain/errors.js";
 import { limits } from "../../domain/limits.js";
 import type { Logger } from "../../log.js";
 import type { Bus } from "../../ports/bus.js";
 import { Connection } from "./connection.js";
 import { Feeds } from "./feeds.js";
+import { appChannel, chatChannel } from "../../domain/live-batch.js";
+import type { Chat } from "../../domain/types.js";
 import {
-  appChannel,
-  chatChannel,
+  chatCreatedFrame,
   CloseCode,
   decodeFrame,
   FrameError,
-  liveFrame,
   negotiate,
   refOf,
   validateFrame,
@@ -35,8 +34,8 @@ export interface RealtimeDeps {
 }
 
 export interface Realtime {
-  /** The ChatService's onLive: encodes the event once and publishes it on the Bus. */
-  onLive(event: LiveEvent): void;
+  /** The ChatService's onChatCreated: publishes the chat_created frame on the application's channel. */
+  onChatCreated(chat: Chat): void;
   /** Local numbers, for logs and tests. */
   stats(): { connections: number; feeds: number; resuming: number; slowConsumers: number };
   /** Graceful shutdown: every socket gets 1001 going away. */
@@ -62,22 +61,28 @@ export function mountRealtime(app: TemplatedApp, deps: RealtimeDeps): Realtime {
   const { service, bus, log } = deps;
   const cfg = deps.limits;
   const connections = new Set<Connection>();
-  const feeds = new Feeds(app, bus, log);
+  // Backlog budget of one socket, against uWS's hard limit H (which cuts without a close frame):
+  // at a sweep a socket holds at most 3/8 H, else it is closed with 4008; until the next sweep the
+  // topics add at most H/8 and one more frame (≤ 64 KiB body, ≤ 6× as JSON escapes): below H.
   const resume: SubscriptionOptions = {
     pageSize: limits.pageMax,
     maxBuffered: 10_000,
-    settleMs: 2000,
     replayPauseBytes: Math.max(1024, Math.floor(cfg.maxBackpressureBytes / 8)),
     ...deps.resume,
   };
+  const feeds = new Feeds(app, bus, service, log, {
+    bytesPerSweep: Math.max(1024, Math.floor(cfg.maxBackpressureBytes / 8)),
+    maxPending: resume.maxBuffered,
+    pageSize: resume.pageSize,
+  });
   const connectionLimits = {
     maxBackpressureBytes: cfg.maxBackpressureBytes,
-    softBackpressureBytes: Math.floor(cfg.maxBackpressureBytes / 2),
+    softBackpressureBytes: Math.floor((cfg.maxBackpressureBytes * 3) / 8),
     sendsPerSecond: cfg.sendsPerSecond,
   };
   let closing = false;
   let slowConsumers = 0;
-  let lostLiveEvents = 0;
+  let lostChatEvents = 0;
   let lastLossLog = 0;
   const onSlowConsumer = (conn: Connection, why: string): void => {
     slowConsumers++;
@@ -154,8 +159,8 @@ export function mountRealtime(app: TemplatedApp, deps: RealtimeDeps): Realtime {
         return;
       case "send":
         if (!conn.take()) return sendError(conn, ref, "rate_limited", `at most ${cfg.sendsPerSecond} sends and subscribes per second per socket`);
-        service.createMessage(frame.app, frame.chat, frame.body).then(
-          (message) => conn.send(withRef({ op: "ack", number: message.number }, ref)),
+        service.createMessage(frame.app, frame.chat, frame.body, frame.key ?? null).then(
+          ({ entity }) => conn.send(withRef({ op: "ack", number: entity.number }, ref)),
           (err: unknown) => failed(conn, ref, err, "send"),
         );
         return;
@@ -180,7 +185,7 @@ export function mountRealtime(app: TemplatedApp, deps: RealtimeDeps): Realtime {
     if (conn.subs.has(channel)) return sendError(conn, ref, "already_subscribed", "this socket already subscribes to it; unsubscribe first to resume from another number");
     if (conn.subs.size >= cfg.maxSubscriptions) return sendError(conn, ref, "too_many_subscriptions", `at most ${cfg.maxSubscriptions} subscriptions per socket`);
     if (!conn.take()) return sendError(conn, ref, "rate_limited", `at most ${cfg.sendsPerSecond} sends and subscribes per second per socket`);
-    const sub = new Subscription(conn, frame.app, chat, channel, service, feeds, resume);
+    const sub = new Subscription(conn, frame.app, chat, service, feeds, resume);
     conn.subs.set(channel, sub);
     sub.start(frame.since).then(
       (replayed) => {
@@ -210,16 +215,15 @@ export function mountRealtime(app: TemplatedApp, deps: RealtimeDeps): Realtime {
   }
 
   return {
-    onLive(event) {
-      const { channel, frame } = liveFrame(event);
-      // Packed once, here; every process (this one too) fans it out from the Bus.
-      bus.publish(channel, pack(frame)).catch((err: unknown) => {
-        // The write itself is durable; subscribers fill the gap by resuming. One line per 10 s, not per event.
-        lostLiveEvents++;
+    onChatCreated(chat) {
+      // Every process (this one too) fans it out from the Bus.
+      feeds.publishChatCreated(chatCreatedFrame(chat), appChannel(chat.app)).catch((err: unknown) => {
+        // The chat itself is durable; application subscribers list chats after reconnecting. One line per 10 s, not per event.
+        lostChatEvents++;
         const now = Date.now();
         if (now - lastLossLog < 10_000) return;
         lastLossLog = now;
-        log.warn({ err, lost: lostLiveEvents }, "live events not published on the bus");
+        log.warn({ err, lost: lostChatEvents }, "chat_created events not published on the bus");
       });
     },
     stats: () => ({ connections: connections.size, feeds: feeds.size, resuming: feeds.resuming, slowConsumers }),

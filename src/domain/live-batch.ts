@@ -1,0 +1,65 @@
+import { pack, Unpackr } from "msgpackr";
+import type { Message } from "./types.js";
+
+/**
+ * The frame a chat log publishes for one appended batch or one edit, and the
+ * channel it travels on. Redis builds it inside the append script (Lua
+ * cmsgpack) and the embedded log with msgpackr; both are this layout:
+ * `[kind, [[number, body, createdAt, updatedAt], …]]`, kind 1 = created,
+ * 2 = updated. App and chat come from the channel.
+ */
+export const LIVE_CREATED = 1;
+export const LIVE_UPDATED = 2;
+
+export interface LiveBatch {
+  kind: "created" | "updated";
+  messages: Message[];
+}
+
+/** Bus channel of a chat's log, and of an application's chat_created events. */
+export const chatChannel = (app: string, chat: number): string => `${app}:${chat}`;
+export const appChannel = (app: string): string => app;
+
+/** Lua's cmsgpack writes millisecond timestamps as 64-bit integers: read them as numbers. */
+const unpackr = new Unpackr({ int64AsType: "number" });
+
+/** Unpacks a log entry or frame written by either log (Lua cmsgpack or msgpackr). */
+export const unpackLog = (bytes: Uint8Array): unknown => unpackr.unpack(bytes);
+
+export type PackedEntry = [number, string, number, number];
+
+export const packedEntry = (m: Message): PackedEntry => [m.number, m.body, m.createdAt, m.updatedAt];
+
+export function encodeLiveBatch(batch: LiveBatch): Buffer {
+  return pack([batch.kind === "created" ? LIVE_CREATED : LIVE_UPDATED, batch.messages.map(packedEntry)]);
+}
+
+/** Decodes a chat channel's frame; null for anything that is not one (a foreign publisher). */
+export function decodeLiveBatch(app: string, chat: number, payload: Uint8Array): LiveBatch | null {
+  let value: unknown;
+  try {
+    value = unpackLog(payload);
+  } catch {
+    return null;
+  }
+  if (!Array.isArray(value) || value.length !== 2 || !Array.isArray(value[1])) return null;
+  const kind = value[0] === LIVE_CREATED ? "created" : value[0] === LIVE_UPDATED ? "updated" : null;
+  if (!kind) return null;
+  const messages: Message[] = [];
+  for (const entry of value[1] as unknown[]) {
+    const message = entryMessage(app, chat, entry);
+    if (!message) return null;
+    messages.push(message);
+  }
+  return { kind, messages };
+}
+
+/** An entry of the log (as stored and as published) back to a message. */
+export function entryMessage(app: string, chat: number, entry: unknown): Message | null {
+  if (!Array.isArray(entry) || entry.length !== 4) return null;
+  const [number, body, createdAt, updatedAt] = entry as unknown[];
+  if (!isInt(number) || typeof body !== "string" || !isInt(createdAt) || !isInt(updatedAt)) return null;
+  return { app, chat, number, body, createdAt, updatedAt };
+}
+
+const isInt = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v);
