@@ -35,6 +35,8 @@ const REDIS_PORT = Number(new URL(services.redis).port || 6379);
 const CLOCK_SKEW_MS = -30_000; // fault 6b: the worker's host clock runs this far from the APIs'
 /** Fault 6b: how long numbering may take to recover (it takes ~PUBLISH_TIMEOUT_MS + 1 s when it works). */
 const RECOVERY_DEADLINE_MS = 20_000;
+/** Fault 6c: how long the worker stays frozen, Redis losing its keys early in that time. */
+const WORKER_FREEZE_MS = 8_000;
 const clockSkewPreload = fileURLToPath(new URL("../support/clock-skew.mjs", import.meta.url));
 
 interface Row {
@@ -512,6 +514,33 @@ describe("fault suite: a steady create load on A, live subscribers on B, one fau
     } finally {
       await unskew();
     }
+  });
+
+  it("6c. Redis \"restarts empty\" while the worker is frozen (SIGSTOP) holding acknowledged writes: no number reused", async () => {
+    // A worker that is alive but silent (a long pause, or cut off from Redis only) holds
+    // deliveries RabbitMQ counts as unacked, not ready; Redis losing its keys also loses its report.
+    const { problems, row } = await phase("6c redis keys lost, worker frozen 8 s", "f6c", async (load) => {
+      const frozen = await Frozen.freeze(worker.child.pid!, WORKER_FREEZE_MS + 20_000);
+      const frozenAt = performance.now();
+      await withRestore(
+        () => frozen.thaw(),
+        async () => {
+          // Writes acknowledged from now on sit with the frozen worker (up to its prefetch).
+          await load.until(() => load.ackedSince(frozenAt) >= 60, WORKER_FREEZE_MS, "creates acknowledged while the worker is frozen");
+          const lostAt = performance.now();
+          assert.ok((await deleteRedisPrefix(redis, env.REDIS_PREFIX!)) > 0, "the run had keys to lose");
+          await new Promise((r) => setTimeout(r, Math.max(0, WORKER_FREEZE_MS - (performance.now() - frozenAt)))); // the fault: frozen for 8 s
+          const firstBack = load.results.filter((r) => r.status === 201 && r.sentAt > lostAt).sort((x, y) => x.doneAt - y.doneAt)[0];
+          console.log(
+            `6c: ${load.ackedSince(frozenAt) - load.ackedSince(lostAt)} creates acknowledged between the freeze and the key loss; ` +
+              (firstBack ? `numbering recovered ${Math.round(firstBack.doneAt - lostAt)} ms after the loss, while the worker was still frozen` : "numbering did not recover while the worker was frozen"),
+          );
+        },
+      );
+    });
+    assert.ok(row.s503 > 0, "503 while numbering recovered");
+    assert.deepEqual(problems, []);
+    assert.equal(row.other, 0, "every failed create was a 503");
   });
 
   it("7. API process A killed with SIGKILL mid-load and restarted: creates continue on the new process", async () => {

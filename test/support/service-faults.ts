@@ -80,9 +80,14 @@ export class Frozen {
   /** Freezes `pid` and resolves once the kernel reports it stopped. */
   static async freeze(pid: number, deadManMs: number): Promise<Frozen> {
     const frozen = new Frozen(pid, deadManMs);
-    for (let i = 0; processState(pid) !== "T"; i++) {
-      if (i > 200) throw new Error(`process ${pid} did not stop (state ${processState(pid)})`);
-      await new Promise((r) => setTimeout(r, 5));
+    try {
+      for (let i = 0; processState(pid) !== "T"; i++) {
+        if (i > 200) throw new Error(`process ${pid} did not stop (state ${processState(pid)})`);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    } catch (err) {
+      frozen.thaw();
+      throw err;
     }
     return frozen;
   }
@@ -104,7 +109,12 @@ export class RabbitStopped {
 
   static async stop(deadManMs: number): Promise<RabbitStopped> {
     const stopped = new RabbitStopped(new DeadManSwitch(deadManMs, "rabbitmqctl start_app"));
-    await run("rabbitmqctl", ["stop_app"], { timeout: 60_000 });
+    try {
+      await run("rabbitmqctl", ["stop_app"], { timeout: 60_000 });
+    } catch (err) {
+      await stopped.start().catch(() => undefined); // it may have stopped halfway
+      throw err;
+    }
     return stopped;
   }
 
