@@ -496,7 +496,7 @@ describe("fault suite: a steady create load on A, live subscribers on B, one fau
       const started = worker.output().split("\n").find((l) => l.includes('"worker started"'));
       const loggedAt = Number((JSON.parse(started!) as { time: number }).time);
       assert.ok(Date.now() - loggedAt > -CLOCK_SKEW_MS - 5_000, `worker clock skewed: logged ${loggedAt}, now ${Date.now()}`);
-      const { problems, row } = await phase("6b redis keys lost, worker clock -30 s", "f6b", async (load, faultAt) => {
+      const { problems, row } = await phase(`6b redis keys lost, worker clock ${CLOCK_SKEW_MS / 1000} s`, "f6b", async (load, faultAt) => {
         assert.ok((await deleteRedisPrefix(redis, env.REDIS_PREFIX!)) > 0, "the run had keys to lose");
         await load.until(() => load.failedSince(faultAt) > 0, 30_000, "creates to answer 503 while numbering recovers");
         const failingFrom = performance.now();
