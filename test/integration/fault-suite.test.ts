@@ -251,7 +251,7 @@ describe("fault suite: a steady create load on A, live subscribers on B, one fau
       const restoredAt = performance.now();
       await load.until(() => load.ackedSince(restoredAt) >= RECOVERED_ACKS, 60_000, "creates sent after the fault was undone to be acknowledged");
     } catch (err) {
-      // The harness could not run the phase to its end: say so in the table, then fail the test.
+      // The phase could not run to its end (a fault did not take or did not go away): log it, fail the test.
       await load.stop();
       console.log(`${fault}: phase aborted (${load.summary()}): ${String(err)}`);
       throw err;
