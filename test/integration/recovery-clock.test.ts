@@ -27,7 +27,7 @@ for (const skew of [5000, -5000]) {
 
     it("fences while a worker holds writes, lifts once they are durable, and no number is handed out twice", async () => {
       assert.equal((await runCli(["migrate"], env)).code, 0);
-      procs.push(await spawnCli("worker", { ...env, NODE_OPTIONS: `--import=${skewPreload}`, CLOCK_SKEW_MS: String(skew) }));
+      procs.push(await spawnCli("worker", { ...env, NODE_OPTIONS: `--import=${skewPreload}`, TEST_CLOCK_SKEW_MS: String(skew) }));
       const api = await spawnCli("serve", env);
       procs.push(api);
       const client = new Api(`http://127.0.0.1:${api.port}`);
