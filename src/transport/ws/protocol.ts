@@ -51,7 +51,7 @@ export type Ref = string | number;
 export type ClientFrame =
   | { op: "subscribe"; ref?: Ref; app: string; chat?: number; since?: number }
   | { op: "unsubscribe"; ref?: Ref; app: string; chat?: number }
-  | { op: "send"; ref?: Ref; app: string; chat: number; body: string }
+  | { op: "send"; ref?: Ref; app: string; chat: number; body: string; key?: string }
   | { op: "ping"; ref?: Ref };
 
 export interface FieldProblem {
@@ -77,7 +77,7 @@ const APP_MAX_CHARS = 64;
 const allowedFields: Record<ClientFrame["op"], readonly string[]> = {
   subscribe: ["op", "ref", "app", "chat", "since"],
   unsubscribe: ["op", "ref", "app", "chat"],
-  send: ["op", "ref", "app", "chat", "body"],
+  send: ["op", "ref", "app", "chat", "body", "key"],
   ping: ["op", "ref"],
 };
 
@@ -139,6 +139,9 @@ export function validateFrame(raw: unknown): ClientFrame {
     if (typeof body !== "string" || body.length === 0) problems.push({ field: "body", message: "must be a non-empty string" });
     else if (!body.isWellFormed()) problems.push({ field: "body", message: "must be valid Unicode (no lone surrogates)" });
     else if (Buffer.byteLength(body, "utf8") > limits.bodyMaxBytes) problems.push({ field: "body", message: `must be at most ${limits.bodyMaxBytes} bytes of UTF-8` });
+    if (raw.key !== undefined && (typeof raw.key !== "string" || !/^[\x21-\x7e]{1,128}$/.test(raw.key))) {
+      problems.push({ field: "key", message: "must be an idempotency key of 1 to 128 visible ASCII characters" });
+    }
   }
   if (problems.length > 0) throw new FrameError("validation_failed", "the frame is not valid", ref, problems);
   return raw as ClientFrame;
