@@ -7,6 +7,7 @@ import { ChatService, type LiveEvent } from "./domain/chat-service.js";
 import { RateLimiter } from "./domain/rate-limiter.js";
 import { CounterRecovery } from "./domain/recovery.js";
 import type { Logger } from "./log.js";
+import { demoPageAssets, mountDemoPage } from "./transport/http/demo-page.js";
 import { mountHttp } from "./transport/http/http-server.js";
 import { nativeUws } from "./transport/uws.js";
 import { mountRealtime } from "./transport/ws/ws-server.js";
@@ -50,6 +51,7 @@ export async function startServer(config: Config, backends: Backends, log: Logge
   const app = uws.App();
   let onLive: (event: LiveEvent) => void = () => undefined;
   const service = createService(config, backends, (event) => onLive(event));
+  mountDemoPage(app, await demoPageAssets());
   mountHttp(app, {
     service,
     adminKey: config.adminKey,
