@@ -7,9 +7,12 @@ import { ChatService, type LiveEvent } from "./domain/chat-service.js";
 import { RateLimiter } from "./domain/rate-limiter.js";
 import { CounterRecovery } from "./domain/recovery.js";
 import type { Logger } from "./log.js";
+import { ApiMetrics } from "./metrics/api-metrics.js";
 import { demoPageAssets, mountDemoPage } from "./transport/http/demo-page.js";
 import { mountHttp } from "./transport/http/http-server.js";
+import { mountMetrics } from "./transport/http/metrics-endpoint.js";
 import { nativeUws } from "./transport/uws.js";
+import { framesSent } from "./transport/ws/frames-sent.js";
 import { mountRealtime } from "./transport/ws/ws-server.js";
 
 export interface RunningServer {
@@ -50,14 +53,20 @@ export async function startServer(config: Config, backends: Backends, log: Logge
   const uws = nativeUws();
   const app = uws.App();
   let onLive: (event: LiveEvent) => void = () => undefined;
-  const service = createService(config, backends, (event) => onLive(event));
+  const metrics = new ApiMetrics({ connections: () => realtime.stats().connections, framesSent });
+  const service = createService(config, backends, (event) => {
+    metrics.live(event);
+    onLive(event);
+  });
   mountDemoPage(app, await demoPageAssets());
+  mountMetrics(app, metrics.registry, config.metricsKey);
   mountHttp(app, {
     service,
     adminKey: config.adminKey,
     rateLimiter: new RateLimiter(config.createsPerSecondPerToken, Date.now),
     readiness: backends.readiness,
     log,
+    requests: metrics,
   });
   const realtime = mountRealtime(app, { service, bus: backends.bus, limits: config.ws, log });
   onLive = realtime.onLive;

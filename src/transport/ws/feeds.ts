@@ -2,6 +2,7 @@ import { unpack } from "msgpackr";
 import type { TemplatedApp } from "uWebSockets.js";
 import type { Logger } from "../../log.js";
 import type { Bus } from "../../ports/bus.js";
+import { countFramesSent } from "./frames-sent.js";
 import type { Encoding, ServerFrame } from "./protocol.js";
 
 /**
@@ -143,8 +144,11 @@ export class Feeds {
     }
     const packTopic = feed.topic("msgpack");
     const jsonTopic = feed.topic("json");
-    if (this.app.numSubscribers(packTopic) > 0) this.app.publish(packTopic, payload, true);
-    if (this.app.numSubscribers(jsonTopic) > 0) this.app.publish(jsonTopic, delivery.json, false);
+    const packSubscribers = this.app.numSubscribers(packTopic);
+    const jsonSubscribers = this.app.numSubscribers(jsonTopic);
+    if (packSubscribers > 0) this.app.publish(packTopic, payload, true);
+    if (jsonSubscribers > 0) this.app.publish(jsonTopic, delivery.json, false);
+    countFramesSent(packSubscribers + jsonSubscribers);
     for (const receiver of feed.direct) receiver.onLive(delivery);
     if (feed.members.size > 0) this.touch(feed);
   }
