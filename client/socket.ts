@@ -72,8 +72,8 @@ type ServerFrame = Record<string, unknown> & { op: string };
 /** One request awaiting its reply on the current socket. */
 interface Operation {
   frame: Record<string, unknown>;
-  /** Server answers of `unavailable`/`rate_limited` so far. */
-  failures: number;
+  /** How many more `unavailable`/`rate_limited` answers are retried. */
+  retriesLeft: number;
   onReply(frame: ServerFrame): void;
   onFail(error: SocketError): void;
 }
@@ -173,7 +173,7 @@ export class ChatSocket extends Emitter<ChatSocketEvents> {
     this.subscriptions.delete(id);
     sub.sequence?.reset();
     if (!sub.confirmed) sub.reject(new SocketError("unsubscribed", "unsubscribed before the subscription completed"));
-    this.request({ op: "unsubscribe", app, ...(chat === undefined ? {} : { chat }) }, () => undefined, () => undefined, false);
+    this.request({ op: "unsubscribe", app, ...(chat === undefined ? {} : { chat }) }, () => undefined, () => undefined, 0);
   }
 
   /** The last message number delivered for a chat (what a resume starts after). */
@@ -195,7 +195,7 @@ export class ChatSocket extends Emitter<ChatSocketEvents> {
     return new Promise((resolve, reject) => {
       const op: Operation = {
         frame,
-        failures: 0,
+        retriesLeft: this.retries,
         onReply: (reply) => {
           this.outbox.delete(op);
           resolve({ number: reply.number as number });
@@ -306,7 +306,7 @@ export class ChatSocket extends Emitter<ChatSocketEvents> {
         return;
       }
       this.heardSincePing = false;
-      this.request({ op: "ping" }, () => undefined, () => undefined, false);
+      this.request({ op: "ping" }, () => undefined, () => undefined, 0);
     }, this.heartbeatMs);
   }
 
@@ -379,7 +379,7 @@ export class ChatSocket extends Emitter<ChatSocketEvents> {
         if (sub.confirmed) this.emit("error", error);
         else sub.reject(error);
       },
-      true,
+      this.retries,
     );
   }
 
@@ -397,9 +397,9 @@ export class ChatSocket extends Emitter<ChatSocketEvents> {
 
   // --- frames
 
-  /** Subscribes and pings are re-made per socket; only sends live in the outbox. */
-  private request(frame: Record<string, unknown>, onReply: (reply: ServerFrame) => void, onFail: (error: SocketError) => void, retry: boolean): void {
-    const op: Operation = { frame, failures: retry ? 0 : this.retries, onReply, onFail };
+  /** Subscribes, unsubscribes and pings belong to one socket (a new one re-makes subscriptions); only sends live in the outbox. */
+  private request(frame: Record<string, unknown>, onReply: (reply: ServerFrame) => void, onFail: (error: SocketError) => void, retries: number): void {
+    const op: Operation = { frame, retriesLeft: retries, onReply, onFail };
     if (this.isOpen()) this.transmit(op);
   }
 
@@ -444,12 +444,13 @@ export class ChatSocket extends Emitter<ChatSocketEvents> {
     const op = typeof frame.ref === "string" ? this.pending.get(frame.ref) : undefined;
     if (!op) return this.emit("error", error);
     this.pending.delete(frame.ref as string);
-    if (!RETRYABLE.has(error.code) || op.failures >= this.retries) return op.onFail(error);
+    if (!RETRYABLE.has(error.code) || op.retriesLeft === 0) return op.onFail(error);
+    const attempt = this.retries - op.retriesLeft--;
     const ws = this.ws;
     setTimeout(() => {
       // A new socket re-sends outbox operations and subscriptions by itself.
       if (this.ws === ws && this.isOpen()) this.transmit(op);
-    }, backoffDelay(op.failures++, this.backoff));
+    }, backoffDelay(attempt, this.backoff));
   }
 }
 
