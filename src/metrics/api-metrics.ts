@@ -3,6 +3,9 @@ import type { LiveEvent } from "../domain/chat-service.js";
 import type { CreateObserver } from "../ports/create-observer.js";
 import type { RequestObserver, ResponseDone } from "../transport/http/response-observer.js";
 
+/** Any other method is counted as "other": a client could otherwise mint label values. */
+const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
+
 /** Where the WebSocket numbers come from at scrape time. */
 export interface RealtimeGauges {
   connections(): number;
@@ -64,7 +67,8 @@ export class ApiMetrics implements RequestObserver, CreateObserver {
     });
   }
 
-  started(method: string, route: string): ResponseDone {
+  started(requestMethod: string, route: string): ResponseDone {
+    const method = METHODS.has(requestMethod) ? requestMethod : "other";
     const stop = this.duration.startTimer({ method, route });
     return (status) => {
       stop();

@@ -65,6 +65,7 @@ describe("GET /metrics (API)", () => {
     await api.listMessages(token, 1);
     await assert.rejects(api.getChat(token, 99), { status: 404 });
     assert.equal((await fetch(`${base}/nowhere`)).status, 404);
+    assert.equal((await fetch(`${base}/nowhere`, { method: "BREW" })).status, 404);
 
     // One socket: subscribed + 3 replayed + 1 live message + 1 ack = 6 frames.
     const socket = new ChatSocket({ api, WebSocket });
@@ -88,8 +89,9 @@ describe("GET /metrics (API)", () => {
     assert.equal(moved(requests, { method: "GET", route: `${chats}/:chat/messages`, status: "200" }), 1);
     assert.equal(moved(requests, { method: "GET", route: `${chats}/:chat`, status: "404" }), 1);
     assert.equal(moved(requests, { method: "GET", route: "(unmatched)", status: "404" }), 1);
+    assert.equal(moved(requests, { method: "other", route: "(unmatched)", status: "404" }), 1, "unknown methods do not become label values");
     const total = afterRun.filter((s) => s.name === requests).reduce((n, s) => n + s.value, 0) - beforeRun.filter((s) => s.name === requests).reduce((n, s) => n + s.value, 0);
-    assert.equal(total, 9, "nothing else was counted");
+    assert.equal(total, 10, "nothing else was counted");
     assert.equal(moved("chat_http_request_duration_seconds_count", { method: "POST", route: chats }), 2);
     assert.equal(moved("chat_messages_created_total"), 4);
     assert.equal(valueOf(afterRun, "chat_ws_connections"), 1);
