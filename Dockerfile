@@ -1,5 +1,6 @@
 # Two stages: compile TypeScript with every dependency, then ship only the
-# production dependencies, the compiled dist/ and the SQL migrations.
+# production dependencies, the compiled dist/, the SQL migrations and the
+# demo page's sources.
 # Used by docker-compose.yml for migrate, api1, api2 and worker.
 ARG NODE_IMAGE=node:20-bookworm-slim
 
@@ -20,6 +21,9 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
 # cli.js looks for migrations in ../sql relative to dist/.
 COPY sql/ ./sql/
+# The demo page at / is bundled from these sources at startup (esbuild, via tsx).
+COPY public/ ./public/
+COPY client/ ./client/
 # The image's unprivileged "node" user; the app files stay root-owned, read-only to it.
 USER node
 EXPOSE 3000

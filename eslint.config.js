@@ -21,8 +21,10 @@ export default tseslint.config(
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
     },
   },
+  // The client and the page are typed as the browser sees them (DOM, no Node).
+  { files: ["client/**/*.ts", "public/**/*.ts"], languageOptions: { parserOptions: { projectService: false, project: "./tsconfig.browser.json" } } },
   // No `any` in the product; tests and the bench read loosely typed JSON.
-  { files: ["src/**/*.ts", "client/**/*.ts"], rules: { "@typescript-eslint/no-explicit-any": "error" } },
+  { files: ["src/**/*.ts", "client/**/*.ts", "public/**/*.ts"], rules: { "@typescript-eslint/no-explicit-any": "error" } },
   { files: ["test/**/*.ts", "bench/**/*.ts"], rules: { "@typescript-eslint/no-explicit-any": "off" } },
   {
     files: ["**/*.js", "**/*.mjs"],

@@ -67,6 +67,10 @@ export interface Config {
   port: number;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   adminKey: string | null;
+  /** Bearer key for GET /metrics (API and worker); null: metrics are open. */
+  metricsKey: string | null;
+  /** The worker role's metrics listener; null: none. */
+  workerMetricsPort: number | null;
   /** Prefix for every Redis key and channel, so deployments and test runs never collide. */
   redisPrefix: string;
   /** Name of the durable write queue (its dead-letter queue is `<name>.dead`). */
@@ -114,6 +118,8 @@ export function loadConfig(env: Env = process.env): Config {
     port: integer(env, "PORT", 3000, 0, 65535),
     logLevel: oneOf(env, "LOG_LEVEL", ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const, "info"),
     adminKey: env.ADMIN_KEY ? text(env, "ADMIN_KEY", "", /^.{16,256}$/) : null,
+    metricsKey: env.METRICS_KEY ? text(env, "METRICS_KEY", "", /^.{16,256}$/) : null,
+    workerMetricsPort: env.WORKER_METRICS_PORT ? integer(env, "WORKER_METRICS_PORT", 0, 0, 65535) : null,
     redisPrefix: text(env, "REDIS_PREFIX", "chat:"),
     queueName: text(env, "QUEUE_NAME", "chat.writes"),
     searchAlias: text(env, "SEARCH_ALIAS", "chat-messages", /^[a-z0-9_-]{1,64}$/),

@@ -8,8 +8,13 @@ import type { Chat } from "./domain/types.js";
 import { RateLimiter } from "./domain/rate-limiter.js";
 import { CounterRecovery } from "./domain/recovery.js";
 import type { Logger } from "./log.js";
+import type { CreateObserver } from "./ports/create-observer.js";
+import { ApiMetrics } from "./metrics/api-metrics.js";
+import { demoPageAssets, mountDemoPage } from "./transport/http/demo-page.js";
 import { mountHttp } from "./transport/http/http-server.js";
+import { mountMetrics } from "./transport/http/metrics-endpoint.js";
 import { nativeUws } from "./transport/uws.js";
+import { framesSent } from "./transport/ws/frames-sent.js";
 import { mountRealtime } from "./transport/ws/ws-server.js";
 
 export interface RunningServer {
@@ -20,7 +25,13 @@ export interface RunningServer {
 /** 128 bits from the CSPRNG, URL-safe (22 characters). */
 export const newToken = (): string => randomBytes(16).toString("base64url");
 
-export function createService(config: Config, backends: Backends, log: Logger, onChatCreated: (chat: Chat) => void): ChatService {
+/** What the service tells the rest of the process: new chats (for realtime) and create metrics. */
+export interface ServiceHooks {
+  onChatCreated: (chat: Chat) => void;
+  observer: CreateObserver;
+}
+
+export function createService(config: Config, backends: Backends, log: Logger, hooks: ServiceHooks): ChatService {
   const recovery = new CounterRecovery(
     backends.sequencer,
     backends.queue,
@@ -41,7 +52,8 @@ export function createService(config: Config, backends: Backends, log: Logger, o
     recovery,
     newToken,
     now: Date.now,
-    onChatCreated,
+    onChatCreated: hooks.onChatCreated,
+    observer: hooks.observer,
     maxBatch: config.maxBatch,
   });
 }
@@ -51,13 +63,17 @@ export async function startServer(config: Config, backends: Backends, log: Logge
   const uws = nativeUws();
   const app = uws.App();
   let onChatCreated: (chat: Chat) => void = () => undefined;
-  const service = createService(config, backends, log, (chat) => onChatCreated(chat));
+  const metrics = new ApiMetrics({ connections: () => realtime.stats().connections, framesSent });
+  const service = createService(config, backends, log, { onChatCreated: (chat) => onChatCreated(chat), observer: metrics });
+  mountDemoPage(app, await demoPageAssets());
+  mountMetrics(app, metrics.registry, config.metricsKey);
   mountHttp(app, {
     service,
     adminKey: config.adminKey,
     rateLimiter: new RateLimiter(config.createsPerSecondPerToken, Date.now),
     readiness: backends.readiness,
     log,
+    requests: metrics,
   });
   const realtime = mountRealtime(app, { service, bus: backends.bus, limits: config.ws, log });
   onChatCreated = realtime.onChatCreated;

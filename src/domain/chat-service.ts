@@ -1,4 +1,5 @@
 import type { ChatLog, Send, SendOutcome } from "../ports/chat-log.js";
+import type { CreateObserver } from "../ports/create-observer.js";
 import type { WriteQueue } from "../ports/queue.js";
 import type { RecentChats } from "../ports/recent-chats.js";
 import type { SearchIndex } from "../ports/search.js";
@@ -23,6 +24,8 @@ export interface ChatServiceDeps {
   now: () => number;
   /** Called for each new chat after the queue confirmed it (message events travel in the chat log). */
   onChatCreated: (chat: Chat) => void;
+  /** Told about batches, creates in flight and numbering recovery (metrics). */
+  observer: CreateObserver;
   maxBatch: number;
 }
 
@@ -74,7 +77,7 @@ export class ChatService {
   /** `key`: the client's idempotency key; a repeat answers the original chat and creates nothing. */
   async createChat(app: string, name: string | null, key: string | null = null): Promise<Created<Chat>> {
     known(app);
-    const outcome = await this.chatBatcher.submit(app, { name, key });
+    const outcome = await this.tracked(this.chatBatcher.submit(app, { name, key }));
     if (outcome.kind === "conflict") throw conflict();
     return { entity: outcome.chat, created: outcome.kind === "created" };
   }
@@ -111,7 +114,7 @@ export class ChatService {
   /** `key`: the client's idempotency key (per chat); a repeat answers the original message and creates nothing. */
   async createMessage(app: string, chat: number, body: string, key: string | null = null): Promise<Created<Message>> {
     known(app);
-    const outcome = await this.messageBatcher.submit(`${app}\u0000${chat}`, { app, chat, send: { body, key } });
+    const outcome = await this.tracked(this.messageBatcher.submit(`${app}\u0000${chat}`, { app, chat, send: { body, key } }));
     if (outcome.kind === "conflict") throw conflict();
     return { entity: outcome.message, created: outcome.kind === "created" };
   }
@@ -164,6 +167,15 @@ export class ChatService {
 
   // --- batched write path
 
+  private async tracked<T>(create: Promise<T>): Promise<T> {
+    this.deps.observer.inflight(1);
+    try {
+      return await create;
+    } finally {
+      this.deps.observer.inflight(-1);
+    }
+  }
+
   private async flushChats(app: string, creates: ChatCreate[]): Promise<ChatOutcome[]> {
     const now = this.deps.now();
     const numbered = await this.numberChats(app, creates, now);
@@ -181,12 +193,16 @@ export class ChatService {
   }
 
   private async numberChats(app: string, creates: ChatCreate[], now: number): Promise<Numbered[]> {
+    this.deps.observer.batch(creates.length);
     let result = await this.deps.sequencer.allocateChats(app, creates, now);
     if (result.status === "needs_seed") {
       await this.seed(app, null);
       result = await this.deps.sequencer.allocateChats(app, creates, now);
     }
-    if (result.status === "ok") return result.outcomes;
+    if (result.status === "ok") {
+      this.deps.observer.recovering(false);
+      return result.outcomes;
+    }
     return this.unavailable(result.status);
   }
 
@@ -199,6 +215,7 @@ export class ChatService {
     const { app, chat } = items[0]!;
     const sends = items.map((item) => item.send);
     const now = this.deps.now();
+    this.deps.observer.batch(sends.length);
     let result = await this.deps.chatLog.append(app, chat, sends, now);
     if (result.status === "needs_seed") {
       await this.seed(app, chat);
@@ -206,14 +223,17 @@ export class ChatService {
     }
     if (result.status === "not_found") throw notFound("chat");
     if (result.status !== "ok") return this.unavailable(result.status);
+    this.deps.observer.recovering(false);
     const messages = result.outcomes.flatMap((o) => (o.kind === "conflict" ? [] : [o.message]));
     // A repeat is enqueued again: its first enqueue may have failed after numbering. The worker ignores a second copy.
     await this.publish(messages.map((message) => ({ kind: "message", created: true, message })));
+    this.deps.observer.messagesCreated(result.outcomes.filter((o) => o.kind === "created").length);
     return result.outcomes;
   }
 
   private unavailable(status: "recovering" | "needs_seed"): never {
     if (status === "recovering") {
+      this.deps.observer.recovering(true);
       this.deps.recovery.trigger();
       throw new UnavailableError("numbering is recovering; retry shortly", 2);
     }

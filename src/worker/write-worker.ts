@@ -1,5 +1,6 @@
 import type { WriteEvent } from "../domain/types.js";
 import type { WorkerHeartbeats } from "../ports/heartbeats.js";
+import type { WorkerObserver } from "../ports/worker-observer.js";
 import type { WriteConsumer, WriteQueue } from "../ports/queue.js";
 import type { Store } from "../ports/store.js";
 import type { Logger } from "../log.js";
@@ -21,6 +22,7 @@ export class WriteWorker {
     private readonly heartbeats: WorkerHeartbeats,
     private readonly workerId: string,
     private readonly log: Logger,
+    private readonly observer: WorkerObserver,
   ) {}
 
   async start(): Promise<void> {
@@ -50,6 +52,7 @@ export class WriteWorker {
       await this.consumer.deadLetter(rejected);
       this.log.error({ events: rejected.length }, "writes for an unknown application were dead-lettered");
     }
+    this.observer.persisted(batch, Date.now());
     const messages = batch.filter((e) => e.kind === "message");
     if (messages.length > 0) await this.indexQueue.publish(messages);
     this.log.debug({ events: batch.length, ms: Math.round(performance.now() - started) }, "batch persisted");

@@ -1,6 +1,6 @@
 import net from "node:net";
 
-/** A loopback TCP proxy a test can cut (dropping every connection) and restore. */
+/** A loopback TCP proxy a test can cut (dropping every connection) and restore, or point at a restarted backend. */
 export class TcpProxy {
   private server: net.Server | null = null;
   private readonly sockets = new Set<net.Socket>();
@@ -8,7 +8,7 @@ export class TcpProxy {
 
   constructor(
     private readonly targetHost: string,
-    private readonly targetPort: number,
+    private targetPort: number,
   ) {}
 
   async start(port = 0): Promise<number> {
@@ -35,6 +35,11 @@ export class TcpProxy {
     this.server = null;
     for (const s of this.sockets) s.destroy();
     await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  }
+
+  /** New connections go to `port` (a backend restarted elsewhere); open ones stay as they are. */
+  retarget(port: number): void {
+    this.targetPort = port;
   }
 
   restore(): Promise<number> {

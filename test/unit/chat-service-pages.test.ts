@@ -63,6 +63,7 @@ async function fixture(recentNumbers: number[], edited: number[] = []) {
     newToken: () => APP,
     now: Date.now,
     onChatCreated: () => undefined,
+    observer: { batch: () => undefined, inflight: () => undefined, recovering: () => undefined, messagesCreated: () => undefined },
     maxBatch: 100,
   });
   return service;

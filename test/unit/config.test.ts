@@ -17,6 +17,8 @@ describe("config", () => {
     assert.equal(config.mode, "cluster");
     assert.equal(config.cluster?.mysql.hostname, "127.0.0.1");
     assert.equal(config.port, 3000);
+    assert.equal(config.metricsKey, null, "metrics are open unless METRICS_KEY is set");
+    assert.equal(config.workerMetricsPort, null, "the worker has no metrics listener unless WORKER_METRICS_PORT is set");
   });
 
   it("names the variable that is wrong", () => {
@@ -29,6 +31,8 @@ describe("config", () => {
       [{ MYSQL_URL: cluster.MYSQL_URL }, "REDIS_URL", /required in cluster mode/],
       [{ LOG_LEVEL: "loud" }, "LOG_LEVEL", /one of/],
       [{ ADMIN_KEY: "short" }, "ADMIN_KEY", /must match/],
+      [{ METRICS_KEY: "short" }, "METRICS_KEY", /must match/],
+      [{ WORKER_METRICS_PORT: "9x" }, "WORKER_METRICS_PORT", /whole number/],
       [{ WS_MAX_SUBSCRIPTIONS: "0" }, "WS_MAX_SUBSCRIPTIONS", /between/],
     ];
     for (const [env, variable, message] of cases) {

@@ -8,6 +8,7 @@ import type { Logger } from "../../log.js";
 import { parseBody, readBody } from "./body.js";
 import { buildOpenApi } from "./openapi.js";
 import { Router } from "./router.js";
+import { observeResponse, reportResponse, type RequestObserver } from "./response-observer.js";
 import { buildRoutes, type RouteRequest } from "./routes.js";
 import { statusLine, statusOfCode } from "./status.js";
 
@@ -22,6 +23,8 @@ export interface HttpDeps {
   rateLimiter: RateLimiter;
   readiness: ReadinessCheck[];
   log: Logger;
+  /** Request metrics, by route pattern. */
+  requests?: RequestObserver;
 }
 
 const JSON_TYPE = "application/json";
@@ -44,6 +47,7 @@ export function mountHttp(app: TemplatedApp, deps: HttpDeps): void {
     const method = req.getCaseSensitiveMethod().toUpperCase();
     const path = req.getUrl();
     const match = router.match(method, path);
+    if (deps.requests) observeResponse(res, deps.requests.started(method, match && "route" in match ? match.route.path : "(unmatched)"));
     if (!match) return sendError(res, new DomainError("not_found", "no such endpoint"));
     if (!("route" in match)) {
       return sendError(res, new DomainError("method_not_allowed", `use ${match.allowed.join(", ")}`), { Allow: match.allowed.join(", ") });
@@ -106,6 +110,7 @@ function watch(res: HttpResponse): { aborted: boolean } {
 }
 
 function send(res: HttpResponse, status: number, json: string, retryAfter?: number, headers?: Record<string, string>): void {
+  reportResponse(res, status);
   res.cork(() => {
     res.writeStatus(statusLine[status] ?? String(status));
     res.writeHeader("Content-Type", JSON_TYPE);

@@ -1,4 +1,5 @@
 import type { WebSocket } from "uWebSockets.js";
+import { countFramesSent } from "./frames-sent.js";
 import { CloseCode, encodeFrame, type Encoding, type ServerFrame } from "./protocol.js";
 import type { Subscription } from "./subscription.js";
 
@@ -44,6 +45,7 @@ export class Connection {
   send(frame: ServerFrame): void {
     if (!this.open) return;
     this.ws!.send(encodeFrame(frame, this.encoding), this.encoding === "msgpack");
+    countFramesSent(1);
     // Replies count too: a client that sends but never reads its acks is a slow consumer.
     this.checkBackpressure();
   }
@@ -52,6 +54,7 @@ export class Connection {
   sendEncoded(bytes: string | Uint8Array): void {
     if (!this.open) return;
     this.ws!.send(bytes, this.encoding === "msgpack");
+    countFramesSent(1);
   }
 
   cork(fn: () => void): void {

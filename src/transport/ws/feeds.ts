@@ -5,6 +5,7 @@ import { appChannel, chatChannel, decodeLiveBatch } from "../../domain/live-batc
 import type { Message } from "../../domain/types.js";
 import type { Logger } from "../../log.js";
 import type { Bus } from "../../ports/bus.js";
+import { countFramesSent } from "./frames-sent.js";
 import { messageFrame, messageUpdatedFrame, type Encoding, type ServerFrame } from "./protocol.js";
 
 /**
@@ -286,16 +287,19 @@ export class Feeds {
     if (this.feeds.get(feed.channel) !== feed) return; // released while it waited
     const packTopic = feed.topic("msgpack");
     const jsonTopic = feed.topic("json");
-    if (this.app.numSubscribers(packTopic) > 0) {
+    const packSubscribers = this.app.numSubscribers(packTopic);
+    const jsonSubscribers = this.app.numSubscribers(jsonTopic);
+    if (packSubscribers > 0) {
       const bytes = delivery.bytes("msgpack");
       this.app.publish(packTopic, bytes, true);
       this.sentSinceSweep += bytes.length;
     }
-    if (this.app.numSubscribers(jsonTopic) > 0) {
+    if (jsonSubscribers > 0) {
       const text = delivery.bytes("json") as string;
       this.app.publish(jsonTopic, text, false);
       this.sentSinceSweep += Buffer.byteLength(text);
     }
+    countFramesSent(packSubscribers + jsonSubscribers);
     for (const receiver of feed.direct) receiver.onLive(delivery, feed);
     if (feed.members.size > 0) {
       this.touched.add(feed);
