@@ -55,6 +55,7 @@ export function createService(config: Config, backends: Backends, log: Logger, h
     onChatCreated: hooks.onChatCreated,
     observer: hooks.observer,
     maxBatch: config.maxBatch,
+    maxInflightCreates: config.maxInflightCreates,
   });
 }
 
