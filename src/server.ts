@@ -1,8 +1,10 @@
 import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import type uWS from "uWebSockets.js";
+import { JoseUserTokens } from "./adapters/jose/jose-user-tokens.js";
 import type { Backends } from "./compose/backends.js";
 import type { Config } from "./config.js";
+import { AccessControl } from "./domain/access-control.js";
 import { ChatService } from "./domain/chat-service.js";
 import type { Chat } from "./domain/types.js";
 import { RateLimiter } from "./domain/rate-limiter.js";
@@ -13,6 +15,7 @@ import { ApiMetrics } from "./metrics/api-metrics.js";
 import { demoPageAssets, mountDemoPage } from "./transport/http/demo-page.js";
 import { mountHttp } from "./transport/http/http-server.js";
 import { mountMetrics } from "./transport/http/metrics-endpoint.js";
+import { OriginPolicy } from "./transport/origin-policy.js";
 import { nativeUws } from "./transport/uws.js";
 import { framesSent } from "./transport/ws/frames-sent.js";
 import { mountRealtime } from "./transport/ws/ws-server.js";
@@ -24,6 +27,9 @@ export interface RunningServer {
 
 /** 128 bits from the CSPRNG, URL-safe (22 characters). */
 export const newToken = (): string => randomBytes(16).toString("base64url");
+
+/** An application secret: 256 bits from the CSPRNG, URL-safe (43 characters). */
+export const newSecret = (): string => randomBytes(32).toString("base64url");
 
 /** What the service tells the rest of the process: new chats (for realtime) and create metrics. */
 export interface ServiceHooks {
@@ -68,8 +74,12 @@ export async function startServer(config: Config, backends: Backends, log: Logge
   const service = createService(config, backends, log, { onChatCreated: (chat) => onChatCreated(chat), observer: metrics });
   mountDemoPage(app, await demoPageAssets());
   mountMetrics(app, metrics.registry, config.metricsKey);
+  const access = new AccessControl({ store: backends.store, tokens: new JoseUserTokens(), newSecret, now: Date.now });
+  const origins = new OriginPolicy(config.corsOrigins);
   mountHttp(app, {
     service,
+    access,
+    origins,
     adminKey: config.adminKey,
     rateLimiter: new RateLimiter(config.createsPerSecondPerToken, Date.now),
     readiness: backends.readiness,

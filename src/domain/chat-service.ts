@@ -6,11 +6,13 @@ import type { SearchIndex } from "../ports/search.js";
 import type { ChatCreate, Numbered, Sequencer } from "../ports/sequencer.js";
 import type { Store } from "../ports/store.js";
 import { KeyedBatcher } from "./batcher.js";
-import { DomainError, UnavailableError, notFound } from "./errors.js";
+import { ANONYMOUS, type Actor } from "./access-control.js";
+import { DomainError, UnavailableError, forbidden, notFound } from "./errors.js";
 import { fresher, mergePages } from "./merge.js";
 import type { CounterRecovery } from "./recovery.js";
 import { isCanonicalToken } from "./token.js";
 import type { Application, Chat, Message, MessageRange, Page, SearchHit, WriteEvent } from "./types.js";
+import type { User } from "./user.js";
 
 export interface ChatServiceDeps {
   store: Store;
@@ -114,10 +116,14 @@ export class ChatService {
 
   // --- messages
 
-  /** `key`: the client's idempotency key (per chat); a repeat answers the original message and creates nothing. */
-  async createMessage(app: string, chat: number, body: string, key: string | null = null): Promise<Created<Message>> {
+  /**
+   * `key`: the client's idempotency key (per chat); a repeat answers the original message and creates nothing.
+   * `sender`: the user the request acts as; null for an anonymous write.
+   */
+  async createMessage(app: string, chat: number, body: string, key: string | null = null, sender: User | null = null): Promise<Created<Message>> {
     known(app);
-    const outcome = await this.tracked(() => this.messageBatcher.submit(`${app}\u0000${chat}`, { app, chat, send: { body, key } }));
+    const send: Send = sender ? { body, key, sender } : { body, key };
+    const outcome = await this.tracked(() => this.messageBatcher.submit(`${app}\u0000${chat}`, { app, chat, send }));
     if (outcome.kind === "conflict") throw conflict();
     return { entity: outcome.message, created: outcome.kind === "created" };
   }
@@ -144,8 +150,9 @@ export class ChatService {
     return pageOf(mergePages(durable, recent, limit + 1, descending), limit, cursor);
   }
 
-  async editMessage(app: string, chat: number, number: number, body: string): Promise<Message> {
+  async editMessage(app: string, chat: number, number: number, body: string, actor: Actor = ANONYMOUS): Promise<Message> {
     const current = await this.getMessage(app, chat, number);
+    mayChange(current, actor);
     const message: Message = { ...current, body, updatedAt: this.nextVersion(current.updatedAt) };
     await this.publish([{ kind: "message", created: false, message }]);
     await this.deps.chatLog.edit(message);
@@ -277,6 +284,11 @@ export class ChatService {
 /** Every use case names its application by token; a non-canonical spelling names none. */
 function known(token: string): void {
   if (!isCanonicalToken(token)) throw notFound("application");
+}
+
+/** Closed applications: only a message's sender edits or deletes it. */
+function mayChange(message: Message, actor: Actor): void {
+  if (actor.ownMessagesOnly && message.sender?.id !== actor.user?.id) throw forbidden("only the sender of a message may change it");
 }
 
 function throwNotFound(what: string): never {

@@ -5,8 +5,11 @@ import type { Message } from "./types.js";
  * The frame a chat log publishes for one appended batch or one edit, and the
  * channel it travels on. Redis builds it inside the append script (Lua
  * cmsgpack) and the embedded log with msgpackr; both are this layout:
- * `[kind, [[number, body, createdAt, updatedAt], …]]`, kind 1 = created,
- * 2 = updated. App and chat come from the channel.
+ * `[kind, [entry, …]]`, kind 1 = created, 2 = updated. An entry is
+ * `[number, body, createdAt, updatedAt]` for an anonymous message and
+ * `[number, body, createdAt, updatedAt, senderId, senderName | false]` for
+ * one with a sender (entries written before senders existed stay readable).
+ * App and chat come from the channel.
  */
 export const LIVE_CREATED = 1;
 export const LIVE_UPDATED = 2;
@@ -26,9 +29,12 @@ const unpackr = new Unpackr({ int64AsType: "number" });
 /** Unpacks a log entry or frame written by either log (Lua cmsgpack or msgpackr). */
 export const unpackLog = (bytes: Uint8Array): unknown => unpackr.unpack(bytes);
 
-export type PackedEntry = [number, string, number, number];
+export type PackedEntry = [number, string, number, number] | [number, string, number, number, string, string | false];
 
-export const packedEntry = (m: Message): PackedEntry => [m.number, m.body, m.createdAt, m.updatedAt];
+export function packedEntry(m: Message): PackedEntry {
+  const entry: PackedEntry = [m.number, m.body, m.createdAt, m.updatedAt];
+  return m.sender ? [...entry, m.sender.id, m.sender.name ?? false] : entry;
+}
 
 export function encodeLiveBatch(batch: LiveBatch): Buffer {
   return pack([batch.kind === "created" ? LIVE_CREATED : LIVE_UPDATED, batch.messages.map(packedEntry)]);
@@ -56,10 +62,14 @@ export function decodeLiveBatch(app: string, chat: number, payload: Uint8Array):
 
 /** An entry of the log (as stored and as published) back to a message. */
 export function entryMessage(app: string, chat: number, entry: unknown): Message | null {
-  if (!Array.isArray(entry) || entry.length !== 4) return null;
-  const [number, body, createdAt, updatedAt] = entry as unknown[];
+  if (!Array.isArray(entry) || (entry.length !== 4 && entry.length !== 6)) return null;
+  const [number, body, createdAt, updatedAt, senderId, senderName] = entry as unknown[];
   if (!isInt(number) || typeof body !== "string" || !isInt(createdAt) || !isInt(updatedAt)) return null;
-  return { app, chat, number, body, createdAt, updatedAt };
+  const message: Message = { app, chat, number, body, createdAt, updatedAt };
+  if (entry.length === 4) return message;
+  if (typeof senderId !== "string" || !(typeof senderName === "string" || senderName === false)) return null;
+  message.sender = { id: senderId, name: senderName === false ? null : senderName };
+  return message;
 }
 
 const isInt = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v);

@@ -2,6 +2,8 @@
 // chats and messages by their per-parent numbers. No internal id ever appears here,
 // which is what keeps ids out of every response by construction.
 
+import type { User } from "./user.js";
+
 export interface Application {
   token: string;
   name: string;
@@ -26,6 +28,8 @@ export interface Message {
   body: string;
   createdAt: number;
   updatedAt: number;
+  /** Who sent it; absent for an anonymous write (representations show null). */
+  sender?: User;
 }
 
 /**
@@ -52,4 +56,5 @@ export interface SearchHit {
   number: number;
   body: string;
   createdAt: number;
+  sender?: User;
 }

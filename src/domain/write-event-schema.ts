@@ -1,4 +1,5 @@
 import type { Chat, Message, WriteEvent } from "./types.js";
+import type { User } from "./user.js";
 
 /** Checks a decoded queue payload; anything else is malformed and dead-lettered. */
 export function parseWriteEvents(value: unknown): WriteEvent[] {
@@ -37,6 +38,11 @@ function isMessage(v: unknown): v is Message {
     isNumber(v.number) &&
     typeof v.body === "string" &&
     isCount(v.createdAt) &&
-    isCount(v.updatedAt)
+    isCount(v.updatedAt) &&
+    (v.sender === undefined || isUser(v.sender))
   );
+}
+
+function isUser(v: unknown): v is User {
+  return isRecord(v) && typeof v.id === "string" && (v.name === null || typeof v.name === "string");
 }

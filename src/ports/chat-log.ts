@@ -1,9 +1,11 @@
 import type { Message } from "../domain/types.js";
+import type { User } from "../domain/user.js";
 
-/** One message to append: its body, and the client's idempotency key if it sent one. */
+/** One message to append: its body, the client's idempotency key if it sent one, and its sender (absent: anonymous). */
 export interface Send {
   body: string;
   key: string | null;
+  sender?: User;
 }
 
 /** What became of one send: a new message, the original one for a repeated

@@ -1,3 +1,4 @@
+import type { ApplicationAccess } from "../domain/application-access.js";
 import type { Application, Chat, Message, MessageRange, WriteEvent } from "../domain/types.js";
 
 export interface AppliedWrites {
@@ -18,6 +19,16 @@ export interface Store {
   renameApplication(token: string, name: string, updatedAt: number): Promise<Application | null>;
   /** Admin listing, keyset by token. */
   listApplications(afterToken: string | null, limit: number): Promise<Application[]>;
+
+  /** Stores a new application's credentials (written synchronously, like the application). */
+  insertAccess(token: string, access: ApplicationAccess): Promise<void>;
+  /** Null for an unknown application, or one created before applications had secrets. */
+  findAccess(token: string): Promise<ApplicationAccess | null>;
+  /** Replaces the secret only while it still is `current`, so of two concurrent rotations one wins; false for the other. */
+  rotateSecret(token: string, current: string, next: string, previousUntil: number): Promise<boolean>;
+  /** Sets a secret for an application that has none (created before secrets existed); false when it has one. */
+  issueMissingSecret(token: string, secret: string): Promise<boolean>;
+  setUserTokensRequired(token: string, required: boolean): Promise<void>;
 
   findChat(app: string, number: number): Promise<Chat | null>;
   listChats(app: string, afterNumber: number, limit: number): Promise<Chat[]>;

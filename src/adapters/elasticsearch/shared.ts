@@ -32,7 +32,8 @@ export const documentId = (m: Pick<Message, "app" | "chat" | "number">): string 
 export const chatRouting = (app: string, chat: number): string => `${app}:${chat}`;
 
 export function toDocument(m: Message): MessageDocument {
-  return { app: m.app, chat: m.chat, number: m.number, body: m.body, created_at: m.createdAt, updated_at: m.updatedAt };
+  const sender = m.sender ? { id: m.sender.id, name: m.sender.name } : null;
+  return { app: m.app, chat: m.chat, number: m.number, body: m.body, created_at: m.createdAt, updated_at: m.updatedAt, sender };
 }
 
 /** External versions must be whole numbers in [0, 2^63); epoch ms always are. */

@@ -43,10 +43,10 @@ export class MemoryChatLog implements ChatLog {
       const seen = send.key === null ? null : this.sequencer.keys.get(scope, send.key);
       if (seen) {
         if (seen.fingerprint !== fingerprint) return { kind: "conflict" };
-        return { kind: "repeat", message: { app, chat, number: seen.number, body: send.body, createdAt: seen.createdAt, updatedAt: seen.createdAt } };
+        return { kind: "repeat", message: { app, chat, number: seen.number, body: send.body, createdAt: seen.createdAt, updatedAt: seen.createdAt, ...senderOf(send) } };
       }
       next += 1;
-      const message: Message = { app, chat, number: next, body: send.body, createdAt: now, updatedAt: now };
+      const message: Message = { app, chat, number: next, body: send.body, createdAt: now, updatedAt: now, ...senderOf(send) };
       created.push(message);
       if (send.key !== null) this.sequencer.keys.set(scope, send.key, { number: next, createdAt: now, fingerprint });
       return { kind: "created", message };
@@ -116,3 +116,6 @@ export class MemoryChatLog implements ChatLog {
     while (window.size > this.options.keep) window.delete(window.lowest()!.number);
   }
 }
+
+/** A message has a sender field only when it has a sender, as the Redis log's entries do. */
+const senderOf = (send: Send): Pick<Message, "sender"> => (send.sender ? { sender: { ...send.sender } } : {});

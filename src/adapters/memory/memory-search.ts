@@ -17,6 +17,7 @@ interface Doc {
   readonly createdAt: number;
   readonly updatedAt: number;
   readonly tokens: string[];
+  readonly sender: Message["sender"];
 }
 
 /**
@@ -60,6 +61,7 @@ export class MemorySearchIndex implements SearchIndex {
         createdAt: message.createdAt,
         updatedAt: message.updatedAt,
         tokens: tokenize(message.body),
+        sender: message.sender,
       };
       const shelf = this.docs.shelf(key);
       const existing = shelf?.log.get(message.number);
@@ -92,7 +94,7 @@ export class MemorySearchIndex implements SearchIndex {
     const page = matches.slice(0, limit);
     const last = page[page.length - 1];
     return {
-      hits: page.map(({ doc }) => ({ number: doc.number, body: doc.body, createdAt: doc.createdAt })),
+      hits: page.map(({ doc }) => ({ number: doc.number, body: doc.body, createdAt: doc.createdAt, ...(doc.sender ? { sender: doc.sender } : {}) })),
       next: matches.length > limit && last ? encodeCursor(last.score, last.doc.number) : null,
     };
   }

@@ -1,3 +1,4 @@
+import type { ApplicationAccess } from "../../domain/application-access.js";
 import type { Application, Chat, Message, MessageRange, WriteEvent } from "../../domain/types.js";
 import type { AppliedWrites, MessageKey, Store } from "../../ports/store.js";
 import { BoundedLogs } from "./bounded-logs.js";
@@ -23,6 +24,7 @@ export interface MemoryStoreOptions {
  */
 export class MemoryStore implements Store {
   private readonly apps = new Map<string, Application>();
+  private readonly access = new Map<string, ApplicationAccess>();
   /** Tokens in ascending order, for keyset listing and sweeps. */
   private readonly tokens: string[] = [];
   private readonly chats = new Map<string, NumberedLog<Chat>>();
@@ -60,6 +62,37 @@ export class MemoryStore implements Store {
   async listApplications(afterToken: string | null, limit: number): Promise<Application[]> {
     const start = afterToken === null ? 0 : upperBound(this.tokens, afterToken);
     return this.tokens.slice(start, start + Math.max(0, limit)).map((token) => ({ ...this.apps.get(token)! }));
+  }
+
+  // --- access
+
+  async insertAccess(token: string, access: ApplicationAccess): Promise<void> {
+    if (!this.apps.has(token)) throw new Error("no such application");
+    if (this.access.has(token)) throw new Error("the application already has credentials");
+    this.access.set(token, { ...access });
+  }
+
+  async findAccess(token: string): Promise<ApplicationAccess | null> {
+    const access = this.access.get(token);
+    return access ? { ...access } : null;
+  }
+
+  async rotateSecret(token: string, current: string, next: string, previousUntil: number): Promise<boolean> {
+    const access = this.access.get(token);
+    if (!access || access.secret !== current) return false;
+    this.access.set(token, { ...access, secret: next, previousSecret: current, previousSecretUntil: previousUntil });
+    return true;
+  }
+
+  async issueMissingSecret(token: string, secret: string): Promise<boolean> {
+    if (!this.apps.has(token) || this.access.has(token)) return false;
+    this.access.set(token, { secret, previousSecret: null, previousSecretUntil: null, userTokensRequired: false });
+    return true;
+  }
+
+  async setUserTokensRequired(token: string, required: boolean): Promise<void> {
+    const access = this.access.get(token);
+    if (access) access.userTokensRequired = required;
   }
 
   // --- chats and messages

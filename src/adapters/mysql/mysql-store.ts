@@ -1,10 +1,11 @@
 import mysql, { type Pool, type PoolConnection, type ResultSetHeader, type RowDataPacket } from "mysql2/promise";
+import type { ApplicationAccess } from "../../domain/application-access.js";
 import type { Application, Chat, Message, MessageRange, WriteEvent } from "../../domain/types.js";
 import type { AppliedWrites, MessageKey, Store } from "../../ports/store.js";
 
 const APP_COLUMNS = "a.token, a.name, a.chats_count, a.created_at, a.updated_at";
 const CHAT_COLUMNS = "a.token, c.number, c.name, c.messages_count, c.created_at, c.updated_at";
-const MESSAGE_COLUMNS = "a.token, c.number AS chat_number, m.number, m.body, m.created_at, m.updated_at";
+const MESSAGE_COLUMNS = "a.token, c.number AS chat_number, m.number, m.body, m.created_at, m.updated_at, m.sender_id, m.sender_name";
 const FROM_MESSAGES =
   "FROM messages m JOIN chats c ON c.id = m.chat_id JOIN applications a ON a.id = c.application_id";
 
@@ -52,6 +53,55 @@ export class MysqlStore implements Store {
       [afterToken ?? ""],
     );
     return rows.map(toApplication);
+  }
+
+  async insertAccess(token: string, access: ApplicationAccess): Promise<void> {
+    await this.pool.execute(
+      `INSERT INTO application_access (application_id, secret, previous_secret, previous_secret_until, user_tokens_required)
+       SELECT id, ?, ?, ?, ? FROM applications WHERE token = ?`,
+      [access.secret, access.previousSecret, access.previousSecretUntil === null ? null : d(access.previousSecretUntil), access.userTokensRequired ? 1 : 0, token],
+    );
+  }
+
+  async findAccess(token: string): Promise<ApplicationAccess | null> {
+    const [rows] = await this.pool.execute<RowDataPacket[]>(
+      `SELECT x.secret, x.previous_secret, x.previous_secret_until, x.user_tokens_required
+       FROM application_access x JOIN applications a ON a.id = x.application_id WHERE a.token = ?`,
+      [token],
+    );
+    const r = rows[0];
+    if (!r) return null;
+    return {
+      secret: String(r.secret),
+      previousSecret: r.previous_secret == null ? null : String(r.previous_secret),
+      previousSecretUntil: r.previous_secret_until == null ? null : ms(r.previous_secret_until),
+      userTokensRequired: Number(r.user_tokens_required) === 1,
+    };
+  }
+
+  async rotateSecret(token: string, current: string, next: string, previousUntil: number): Promise<boolean> {
+    const [result] = await this.pool.execute<ResultSetHeader>(
+      `UPDATE application_access x JOIN applications a ON a.id = x.application_id
+       SET x.previous_secret = ?, x.previous_secret_until = ?, x.secret = ?
+       WHERE a.token = ? AND x.secret = ?`,
+      [current, d(previousUntil), next, token, current],
+    );
+    return result.affectedRows === 1;
+  }
+
+  async issueMissingSecret(token: string, secret: string): Promise<boolean> {
+    const [result] = await this.pool.execute<ResultSetHeader>(
+      "INSERT IGNORE INTO application_access (application_id, secret, user_tokens_required) SELECT id, ?, 0 FROM applications WHERE token = ?",
+      [secret, token],
+    );
+    return result.affectedRows === 1;
+  }
+
+  async setUserTokensRequired(token: string, required: boolean): Promise<void> {
+    await this.pool.execute(
+      "UPDATE application_access x JOIN applications a ON a.id = x.application_id SET x.user_tokens_required = ? WHERE a.token = ?",
+      [required ? 1 : 0, token],
+    );
   }
 
   async findChat(app: string, number: number): Promise<Chat | null> {
@@ -282,8 +332,8 @@ class WriteBatch {
     // Every message row not yet in MySQL is inserted once, whichever event came
     // first (an edit can overtake its create); one statement for the batch.
     const distinct = [...new Map(messages.map((m) => [`${this.chatId(m)}:${m.number}`, m])).values()];
-    const [result] = await this.conn.query<ResultSetHeader>("INSERT IGNORE INTO messages (chat_id, number, body, created_at, updated_at) VALUES ?", [
-      distinct.map((m) => [this.chatId(m), m.number, m.body, d(m.createdAt), d(m.updatedAt)]),
+    const [result] = await this.conn.query<ResultSetHeader>("INSERT IGNORE INTO messages (chat_id, number, body, created_at, updated_at, sender_id, sender_name) VALUES ?", [
+      distinct.map((m) => [this.chatId(m), m.number, m.body, d(m.createdAt), d(m.updatedAt), ...senderColumns(m)]),
     ]);
     // All new (the usual case): the counts are this batch's rows per chat. Some
     // already there (a redelivery): which ones is unknown, so those chats are recounted.
@@ -294,11 +344,11 @@ class WriteBatch {
     const edits = events.filter((e) => !e.created).map((e) => e.message);
     if (edits.length > 0) {
       await this.conn.query(
-        `INSERT INTO messages (chat_id, number, body, created_at, updated_at) VALUES ?
+        `INSERT INTO messages (chat_id, number, body, created_at, updated_at, sender_id, sender_name) VALUES ?
          ON DUPLICATE KEY UPDATE
            body = IF(VALUES(updated_at) >= updated_at, VALUES(body), body),
            updated_at = GREATEST(updated_at, VALUES(updated_at))`,
-        [edits.map((m) => [this.chatId(m), m.number, m.body, d(m.createdAt), d(m.updatedAt)])],
+        [edits.map((m) => [this.chatId(m), m.number, m.body, d(m.createdAt), d(m.updatedAt), ...senderColumns(m)])],
       );
     }
   }
@@ -407,7 +457,7 @@ function toChat(r: RowDataPacket): Chat {
 }
 
 function toMessage(r: RowDataPacket): Message {
-  return {
+  const message: Message = {
     app: String(r.token),
     chat: Number(r.chat_number),
     number: Number(r.number),
@@ -415,4 +465,9 @@ function toMessage(r: RowDataPacket): Message {
     createdAt: ms(r.created_at),
     updatedAt: ms(r.updated_at),
   };
+  if (r.sender_id != null) message.sender = { id: String(r.sender_id), name: r.sender_name == null ? null : String(r.sender_name) };
+  return message;
 }
+
+/** sender_id, sender_name: NULL for an anonymous message. */
+const senderColumns = (m: Message): [string | null, string | null] => [m.sender?.id ?? null, m.sender?.name ?? null];

@@ -27,7 +27,7 @@ export class RedisChatLog implements ChatLog {
     const { keys, slots } = keySlots(sends, 4, (key) => this.keys.messageSendKey(app, chat, key));
     const { keep, ttlSeconds, idempotencyTtlSeconds } = this.options;
     const args: (string | number)[] = [chat, now, keep, ttlSeconds, idempotencyTtlSeconds, this.keys.channel(chatChannel(app, chat))];
-    sends.forEach((send, i) => args.push(send.body, slots[i]!));
+    sends.forEach((send, i) => args.push(send.body, slots[i]!, send.sender?.id ?? "", send.sender?.name ?? ""));
     const fixed = [this.keys.epoch(), this.keys.chatCounter(app), this.keys.messageCounter(app, chat), this.keys.chatLog(app, chat)];
     const reply = (await appendMessages.run(this.redis, [...fixed, ...keys], args)) as number[];
     if (reply[0] === RECOVERING) return { status: "recovering" };
@@ -37,7 +37,8 @@ export class RedisChatLog implements ChatLog {
       status: "ok",
       outcomes: outcomesOf(reply).map((o, i) => {
         if (o.kind === "conflict") return { kind: "conflict" };
-        const message: Message = { app, chat, number: o.number, body: sends[i]!.body, createdAt: o.createdAt, updatedAt: o.createdAt };
+        const { body, sender } = sends[i]!;
+        const message: Message = { app, chat, number: o.number, body, createdAt: o.createdAt, updatedAt: o.createdAt, ...(sender ? { sender } : {}) };
         return { kind: o.kind, message };
       }),
     };

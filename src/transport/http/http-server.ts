@@ -1,10 +1,12 @@
 import { timingSafeEqual } from "node:crypto";
 import type { HttpRequest, HttpResponse, TemplatedApp } from "uWebSockets.js";
 import type { ChatService } from "../../domain/chat-service.js";
-import { DomainError, UnavailableError } from "../../domain/errors.js";
+import type { AccessControl } from "../../domain/access-control.js";
+import { CredentialRefused, DomainError, UnavailableError } from "../../domain/errors.js";
 import { limits } from "../../domain/limits.js";
 import type { RateLimiter } from "../../domain/rate-limiter.js";
 import type { Logger } from "../../log.js";
+import type { OriginPolicy } from "../origin-policy.js";
 import { parseBody, readBody } from "./body.js";
 import { buildOpenApi } from "./openapi.js";
 import { Router } from "./router.js";
@@ -19,6 +21,9 @@ export interface ReadinessCheck {
 
 export interface HttpDeps {
   service: ChatService;
+  access: AccessControl;
+  /** CORS: which browser origins may call the API. */
+  origins: OriginPolicy;
   adminKey: string | null;
   rateLimiter: RateLimiter;
   readiness: ReadinessCheck[];
@@ -32,7 +37,7 @@ const READINESS_TIMEOUT_MS = 1000;
 
 /** Mounts the REST API, health endpoints and OpenAPI document on a uWS app. */
 export function mountHttp(app: TemplatedApp, deps: HttpDeps): void {
-  const routes = buildRoutes({ service: deps.service, checkAdmin: adminCheck(deps.adminKey) });
+  const routes = buildRoutes({ service: deps.service, access: deps.access, checkAdmin: adminCheck(deps.adminKey) });
   const router = new Router(routes);
   const openapi = JSON.stringify(buildOpenApi(routes));
 
@@ -48,9 +53,13 @@ export function mountHttp(app: TemplatedApp, deps: HttpDeps): void {
     const path = req.getUrl();
     const match = router.match(method, path);
     if (deps.requests) observeResponse(res, deps.requests.started(method, match && "route" in match ? match.route.path : "(unmatched)"));
-    if (!match) return sendError(res, new DomainError("not_found", "no such endpoint"));
+    const origin = req.getHeader("origin");
+    const cors = deps.origins.responseHeaders(origin);
+    if (!match) return sendError(res, new DomainError("not_found", "no such endpoint"), cors);
     if (!("route" in match)) {
-      return sendError(res, new DomainError("method_not_allowed", `use ${match.allowed.join(", ")}`), { Allow: match.allowed.join(", ") });
+      const preflight = method === "OPTIONS" && req.getHeader("access-control-request-method") !== "" ? deps.origins.preflightHeaders(origin, match.allowed) : null;
+      if (preflight) return send(res, 204, "", undefined, preflight);
+      return sendError(res, new DomainError("method_not_allowed", `use ${match.allowed.join(", ")}`), { ...cors, Allow: match.allowed.join(", ") });
     }
     const { route, params } = match;
     const request: RouteRequest = {
@@ -66,22 +75,24 @@ export function mountHttp(app: TemplatedApp, deps: HttpDeps): void {
     const hasBody = method !== "GET";
 
     if (hasBody && declaredLength > limits.requestMaxBytes) {
-      return sendError(res, new DomainError("payload_too_large", `the request body must be at most ${limits.requestMaxBytes} bytes`));
+      return sendError(res, new DomainError("payload_too_large", `the request body must be at most ${limits.requestMaxBytes} bytes`), cors);
     }
     if (route.rateLimited) {
       const wait = deps.rateLimiter.take(params.token ?? "");
-      if (wait > 0) return sendError(res, new DomainError("rate_limited", "too many creates for this application"), { "Retry-After": String(wait) });
+      if (wait > 0) return sendError(res, new DomainError("rate_limited", "too many creates for this application"), { ...cors, "Retry-After": String(wait) });
     }
 
     const run = async (): Promise<void> => {
       if (hasBody) request.body = parseBody(await readBody(res, limits.requestMaxBytes), contentType);
       const result = await route.handle(request);
-      if (!state.aborted) send(res, result.status, JSON.stringify(result.body));
+      if (!state.aborted) send(res, result.status, result.status === 204 ? "" : JSON.stringify(result.body), undefined, cors);
     };
     run().catch((err: unknown) => {
       if (state.aborted) return;
-      if (!(err instanceof DomainError)) deps.log.error({ err, method, route: route.path }, "request failed");
-      sendError(res, err);
+      // Refusals are logged with their reason only: never the credential.
+      if (err instanceof CredentialRefused) deps.log.info({ method, route: route.path, reason: err.reason }, "credential refused");
+      else if (!(err instanceof DomainError)) deps.log.error({ err, method, route: route.path }, "request failed");
+      sendError(res, err, cors);
     });
   });
 }
@@ -113,6 +124,10 @@ function send(res: HttpResponse, status: number, json: string, retryAfter?: numb
   reportResponse(res, status);
   res.cork(() => {
     res.writeStatus(statusLine[status] ?? String(status));
+    if (status === 204) {
+      for (const [name, value] of Object.entries(headers ?? {})) res.writeHeader(name, value);
+      return void res.endWithoutBody();
+    }
     res.writeHeader("Content-Type", JSON_TYPE);
     if (retryAfter !== undefined) res.writeHeader("Retry-After", String(retryAfter));
     for (const [name, value] of Object.entries(headers ?? {})) res.writeHeader(name, value);

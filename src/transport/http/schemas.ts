@@ -13,6 +13,11 @@ export interface OptionalNameBody {
 export interface MessageBody {
   body: string;
 }
+/** At least one of the two; the handler says so when neither is given. */
+export interface ApplicationSettingsBody {
+  name?: string;
+  user_tokens_required?: boolean;
+}
 
 const name = { type: "string", minLength: limits.nameMinChars, maxLength: limits.nameMaxChars } as const;
 /** Byte length is checked after the schema (JSON Schema counts characters). */
@@ -27,6 +32,12 @@ export const nameBody: JSONSchemaType<NameBody> = {
 export const optionalNameBody: JSONSchemaType<OptionalNameBody> = {
   type: "object",
   properties: { name: { ...name, nullable: true } },
+  required: [],
+};
+
+export const applicationSettingsBody: JSONSchemaType<ApplicationSettingsBody> = {
+  type: "object",
+  properties: { name: { ...name, nullable: true }, user_tokens_required: { type: "boolean", nullable: true } },
   required: [],
 };
 
@@ -88,11 +99,30 @@ export const searchQuery: JSONSchemaType<SearchQuery> = {
 
 // Response schemas, for the OpenAPI document.
 const timestamp = { type: "string", format: "date-time" } as const;
+/** The user token's sub and name; null for an anonymous write. */
+const sender = { oneOf: [{ $ref: "#/components/schemas/User" }, { type: "null" }] } as const;
 export const responseSchemas = {
   Application: {
     type: "object",
-    properties: { token: { type: "string" }, name: { type: "string" }, chats_count: { type: "integer" }, created_at: timestamp, updated_at: timestamp },
-    required: ["token", "name", "chats_count", "created_at", "updated_at"],
+    properties: {
+      token: { type: "string" },
+      name: { type: "string" },
+      chats_count: { type: "integer" },
+      user_tokens_required: { type: "boolean" },
+      created_at: timestamp,
+      updated_at: timestamp,
+    },
+    required: ["token", "name", "chats_count", "user_tokens_required", "created_at", "updated_at"],
+  },
+  NewApplication: {
+    type: "object",
+    description: "An Application and its secret, shown this once: it signs user tokens (JWT HS256) and authorizes the application's settings.",
+    allOf: [{ $ref: "#/components/schemas/Application" }, { type: "object", properties: { secret: { type: "string" } }, required: ["secret"] }],
+  },
+  Secret: {
+    type: "object",
+    properties: { secret: { type: "string", description: "the new secret; the previous one keeps verifying for 10 minutes" } },
+    required: ["secret"],
   },
   Chat: {
     type: "object",
@@ -101,13 +131,18 @@ export const responseSchemas = {
   },
   Message: {
     type: "object",
-    properties: { number: { type: "integer" }, chat_number: { type: "integer" }, body: { type: "string" }, created_at: timestamp, updated_at: timestamp },
-    required: ["number", "chat_number", "body", "created_at", "updated_at"],
+    properties: { number: { type: "integer" }, chat_number: { type: "integer" }, body: { type: "string" }, sender, created_at: timestamp, updated_at: timestamp },
+    required: ["number", "chat_number", "body", "sender", "created_at", "updated_at"],
   },
   SearchHit: {
     type: "object",
-    properties: { number: { type: "integer" }, body: { type: "string" }, created_at: timestamp },
-    required: ["number", "body", "created_at"],
+    properties: { number: { type: "integer" }, body: { type: "string" }, sender, created_at: timestamp },
+    required: ["number", "body", "sender", "created_at"],
+  },
+  User: {
+    type: "object",
+    properties: { id: { type: "string" }, name: { type: ["string", "null"] } },
+    required: ["id", "name"],
   },
   Error: {
     type: "object",

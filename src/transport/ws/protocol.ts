@@ -2,6 +2,8 @@ import { pack, unpack } from "msgpackr";
 import type { ErrorCode } from "../../domain/errors.js";
 import { idempotencyKeyRule, isIdempotencyKey } from "../../domain/idempotency-key.js";
 import { limits } from "../../domain/limits.js";
+import type { Message } from "../../domain/types.js";
+import { senderJson } from "../representations.js";
 
 // The /ws wire protocol (see PROTOCOL.md next to this file): frame shapes,
 // strict hand-written guards for client frames, the two encodings, and the
@@ -165,16 +167,17 @@ const time = (ms: number): string => new Date(ms).toISOString();
 /** The frame of a new chat, for the application's subscribers. */
 export const chatCreatedFrame = (chat: { app: string; number: number }): ServerFrame => ({ op: "chat_created", app: chat.app, number: chat.number });
 
-export const messageFrame = (m: { app: string; chat: number; number: number; body: string; createdAt: number }): ServerFrame => ({
+export const messageFrame = (m: Omit<Message, "updatedAt">): ServerFrame => ({
   op: "message",
   app: m.app,
   chat: m.chat,
   number: m.number,
   body: m.body,
+  sender: senderJson(m.sender),
   created_at: time(m.createdAt),
 });
 
-export const messageUpdatedFrame = (m: { app: string; chat: number; number: number; body: string; createdAt: number; updatedAt: number }): ServerFrame => ({
+export const messageUpdatedFrame = (m: Message): ServerFrame => ({
   ...messageFrame(m),
   op: "message_updated",
   updated_at: time(m.updatedAt),
