@@ -89,6 +89,8 @@ export interface Config {
   adminKey: string | null;
   /** Bearer key for GET /metrics (API and worker); null: metrics are open. */
   metricsKey: string | null;
+  /** How long a rotated application secret keeps verifying user tokens. */
+  secretGraceSeconds: number;
   /** CORS_ORIGINS: browser origins allowed to call REST and open sockets; `"*"` every one, empty: CORS off. */
   corsOrigins: "*" | string[];
   /** The worker role's metrics listener; null: none. */
@@ -145,6 +147,7 @@ export function loadConfig(env: Env = process.env): Config {
     metricsKey: env.METRICS_KEY ? text(env, "METRICS_KEY", "", /^.{16,256}$/) : null,
     workerMetricsPort: env.WORKER_METRICS_PORT ? integer(env, "WORKER_METRICS_PORT", 0, 0, 65535) : null,
     corsOrigins: origins(env, "CORS_ORIGINS"),
+    secretGraceSeconds: integer(env, "SECRET_GRACE_SECONDS", 600, 1, 7 * 86_400),
     redisPrefix: text(env, "REDIS_PREFIX", "chat:"),
     queueName: text(env, "QUEUE_NAME", "chat.writes"),
     searchAlias: text(env, "SEARCH_ALIAS", "chat-messages", /^[a-z0-9_-]{1,64}$/),

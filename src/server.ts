@@ -74,7 +74,7 @@ export async function startServer(config: Config, backends: Backends, log: Logge
   const service = createService(config, backends, log, { onChatCreated: (chat) => onChatCreated(chat), observer: metrics });
   mountDemoPage(app, await demoPageAssets());
   mountMetrics(app, metrics.registry, config.metricsKey);
-  const access = new AccessControl({ store: backends.store, tokens: new JoseUserTokens(), newSecret, now: Date.now });
+  const access = new AccessControl({ store: backends.store, tokens: new JoseUserTokens(), newSecret, secretGraceMs: config.secretGraceSeconds * 1000, now: Date.now });
   const origins = new OriginPolicy(config.corsOrigins);
   mountHttp(app, {
     service,
@@ -86,7 +86,7 @@ export async function startServer(config: Config, backends: Backends, log: Logge
     log,
     requests: metrics,
   });
-  const realtime = mountRealtime(app, { service, bus: backends.bus, limits: config.ws, log });
+  const realtime = mountRealtime(app, { service, access, origins, bus: backends.bus, limits: config.ws, log });
   onChatCreated = realtime.onChatCreated;
   const listenSocket = await listen(app, config.host, config.port);
   const port = uws.us_socket_local_port(listenSocket as unknown as uWS.us_socket);

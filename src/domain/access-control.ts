@@ -12,6 +12,8 @@ export interface AccessControlDeps {
   tokens: UserTokens;
   /** ≥ 256 bits from the CSPRNG, base64url. */
   newSecret: () => string;
+  /** After a rotation the previous secret keeps verifying this long (10 minutes), so running clients can switch over. */
+  secretGraceMs: number;
   now: () => number;
 }
 
@@ -25,8 +27,6 @@ export interface Actor {
 
 export const ANONYMOUS: Actor = { user: null, ownMessagesOnly: false };
 
-/** After a rotation the previous secret keeps verifying this long, so running clients can switch over. */
-export const SECRET_GRACE_MS = 10 * 60_000;
 /** How long a process trusts what it read of an application's access (closing takes effect within it everywhere). */
 const TRUST_MS = 2000;
 /** A refused token re-reads the access at most this often: a secret rotated on another process is then seen at once. */
@@ -52,7 +52,7 @@ export class AccessControl {
   }
 
   /**
-   * A new secret; the current one keeps verifying for SECRET_GRACE_MS. Needs
+   * A new secret; the current one keeps verifying for `secretGraceMs`. Needs
    * the current secret, or (`byAdmin`) the admin key for an application
    * created before applications had secrets.
    */
@@ -64,7 +64,7 @@ export class AccessControl {
       if (!(await this.deps.store.issueMissingSecret(app, next))) throw new CredentialRefused("the secret changed meanwhile");
     } else {
       if (presented === null || !sameSecret(presented, access.secret)) throw new CredentialRefused("rotating needs the current secret");
-      if (!(await this.deps.store.rotateSecret(app, access.secret, next, this.deps.now() + SECRET_GRACE_MS))) {
+      if (!(await this.deps.store.rotateSecret(app, access.secret, next, this.deps.now() + this.deps.secretGraceMs))) {
         throw new CredentialRefused("the secret was rotated meanwhile");
       }
     }

@@ -2,19 +2,11 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
 import { pack } from "msgpackr";
-import { pino } from "pino";
-import { migrate } from "../../src/adapters/mysql/migrate.js";
-import type { Backends } from "../../src/compose/backends.js";
-import { clusterBackends } from "../../src/compose/cluster.js";
-import { embeddedBackends } from "../../src/compose/embedded.js";
-import { loadConfig } from "../../src/config.js";
-import { startServer, type RunningServer } from "../../src/server.js";
-import { startWorker, type RunningWorker } from "../../src/worker/run-worker.js";
 import { cleanupRun } from "../support/cleanup.js";
 import { eventually, isolatedEnv } from "../support/env.js";
 import { Api } from "../support/http.js";
+import { startInProcess, type InProcess, type Mode } from "../support/in-process.js";
 import { spawnCluster, type Proc } from "../support/processes.js";
 import { WsClient, type Frame, type Protocol } from "../support/ws-client.js";
 
@@ -92,50 +84,6 @@ function continuousSender(clients: WsClient[], token: string, chat: number, wind
   };
 }
 
-const silent = pino({ level: "silent" });
-
-interface InProcess {
-  base: string;
-  ws: string;
-  server: RunningServer;
-  stop(): Promise<void>;
-}
-
-type Mode = "embedded" | "cluster";
-
-/**
- * One server in this process, on the embedded adapters (as `npm start` runs
- * it) or on the cluster adapters against the loopback services.
- */
-async function startInProcess(mode: Mode, extraEnv: Record<string, string>): Promise<InProcess> {
-  const cluster = mode === "cluster";
-  let env: Record<string, string>;
-  let backends: Backends;
-  if (!cluster) {
-    env = { HOST: "127.0.0.1", PORT: "0", LOG_LEVEL: "silent", ...extraEnv };
-    backends = embeddedBackends(loadConfig(env));
-  } else {
-    env = isolatedEnv("ws", extraEnv);
-    await migrate(new URL(env.MYSQL_URL!), fileURLToPath(new URL("../../sql", import.meta.url)));
-    const config = loadConfig(env);
-    backends = clusterBackends(config, config.cluster!, silent);
-  }
-  const config = loadConfig(env);
-  const worker: RunningWorker = await startWorker(config, backends, silent);
-  const server = await startServer(config, backends, silent);
-  return {
-    base: `http://127.0.0.1:${server.port}`,
-    ws: `ws://127.0.0.1:${server.port}/ws`,
-    server,
-    async stop() {
-      await server.close();
-      await worker.close();
-      await backends.close();
-      if (cluster) await cleanupRun(env);
-    },
-  };
-}
-
 /** The single-server acceptance suite; it runs in both modes. */
 function oneServerSuite(mode: Mode): void {
 describe(`realtime /ws, one server (${mode})`, () => {
@@ -167,7 +115,8 @@ describe(`realtime /ws, one server (${mode})`, () => {
 
     const [restNumber] = await restSends(api, token, 1, 1);
     const live = await subscriber.until(() => subscriber.frames.find((f) => f.op === "message" && f.number === restNumber), 10_000, "the REST message");
-    assert.deepEqual(Object.keys(live).sort(), ["app", "body", "chat", "created_at", "number", "op"]);
+    assert.deepEqual(Object.keys(live).sort(), ["app", "body", "chat", "created_at", "number", "op", "sender"]);
+    assert.equal(live.sender, null, "an anonymous write");
     assert.equal(live.body, body(0));
     assert.match(live.created_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
 

@@ -3,11 +3,15 @@ import { after, afterEach, describe, it } from "node:test";
 import { pino } from "pino";
 import type uWS from "uWebSockets.js";
 import WebSocket from "ws";
+import { JoseUserTokens } from "../../src/adapters/jose/jose-user-tokens.js";
 import { MemoryBus } from "../../src/adapters/memory/memory-bus.js";
+import { MemoryStore } from "../../src/adapters/memory/memory-store.js";
+import { AccessControl } from "../../src/domain/access-control.js";
 import type { ChatService } from "../../src/domain/chat-service.js";
 import { notFound } from "../../src/domain/errors.js";
 import { chatChannel, encodeLiveBatch } from "../../src/domain/live-batch.js";
 import type { Message } from "../../src/domain/types.js";
+import { OriginPolicy } from "../../src/transport/origin-policy.js";
 import { nativeUws } from "../../src/transport/uws.js";
 import { mountRealtime, type Realtime } from "../../src/transport/ws/ws-server.js";
 import { eventually } from "../support/env.js";
@@ -135,6 +139,9 @@ async function rig(options: { pageSize?: number; maxBuffered?: number; maxBackpr
   const bus = new BreakableBus();
   const realtime = mountRealtime(app, {
     service: service as unknown as ChatService,
+    // No application here has credentials: every one is open, as before identity existed.
+    access: new AccessControl({ store: new MemoryStore(), tokens: new JoseUserTokens(), newSecret: () => "", secretGraceMs: 0, now: Date.now }),
+    origins: new OriginPolicy([]),
     bus,
     log: pino({ level: "silent" }),
     limits: { maxPayloadBytes: 128 * 1024, maxSubscriptions: 10, sendsPerSecond: 1000, maxBackpressureBytes: options.maxBackpressureBytes ?? 1024 * 1024, idleTimeoutSeconds: 60 },

@@ -3,6 +3,8 @@ import type { ErrorCode } from "../../domain/errors.js";
 import { idempotencyKeyRule, isIdempotencyKey } from "../../domain/idempotency-key.js";
 import { limits } from "../../domain/limits.js";
 import type { Message } from "../../domain/types.js";
+import type { User } from "../../domain/user.js";
+import { USER_TOKEN_MAX_CHARS } from "../../domain/user-token.js";
 import { senderJson } from "../representations.js";
 
 // The /ws wire protocol (see PROTOCOL.md next to this file): frame shapes,
@@ -43,6 +45,8 @@ export const CloseCode = {
   messageTooBig: 1009,
   /** The client did not read fast enough: its unsent backlog passed the soft limit. Resume with `since`. */
   slowConsumer: 4008,
+  /** The socket's user token expired and no `auth` renewed it: reconnect with a fresh token. */
+  tokenExpired: 4401,
 } as const;
 
 /** The domain's codes (not_found, rate_limited, unavailable, …) plus the socket's own. */
@@ -51,6 +55,7 @@ export type WsErrorCode = ErrorCode | "invalid_frame" | "too_many_subscriptions"
 export type Ref = string | number;
 
 export type ClientFrame =
+  | { op: "auth"; ref?: Ref; token: string }
   | { op: "subscribe"; ref?: Ref; app: string; chat?: number; since?: number }
   | { op: "unsubscribe"; ref?: Ref; app: string; chat?: number }
   | { op: "send"; ref?: Ref; app: string; chat: number; body: string; key?: string }
@@ -77,6 +82,7 @@ const REF_MAX_CHARS = 128;
 const APP_MAX_CHARS = 64;
 
 const allowedFields: Record<ClientFrame["op"], readonly string[]> = {
+  auth: ["op", "ref", "token"],
   subscribe: ["op", "ref", "app", "chat", "since"],
   unsubscribe: ["op", "ref", "app", "chat"],
   send: ["op", "ref", "app", "chat", "body", "key"],
@@ -117,13 +123,17 @@ export function validateFrame(raw: unknown): ClientFrame {
   }
   const op = raw.op;
   if (typeof op !== "string" || !(op in allowedFields)) {
-    problems.push({ field: "op", message: "must be one of subscribe, unsubscribe, send, ping" });
+    problems.push({ field: "op", message: `must be one of ${Object.keys(allowedFields).join(", ")}` });
     throw new FrameError("validation_failed", "unknown or missing op", ref, problems);
   }
   const kind = op as ClientFrame["op"];
   for (const key of Object.keys(raw)) if (!allowedFields[kind].includes(key)) problems.push({ field: key, message: `is not a field of ${kind}` });
 
-  if (kind !== "ping") {
+  if (kind === "auth") {
+    if (typeof raw.token !== "string" || raw.token.length < 1 || raw.token.length > USER_TOKEN_MAX_CHARS) {
+      problems.push({ field: "token", message: `must be a user token (a string of 1 to ${USER_TOKEN_MAX_CHARS} characters)` });
+    }
+  } else if (kind !== "ping") {
     if (typeof raw.app !== "string" || raw.app.length < 1 || raw.app.length > APP_MAX_CHARS) {
       problems.push({ field: "app", message: `must be an application token (a string of 1 to ${APP_MAX_CHARS} characters)` });
     }
@@ -182,3 +192,6 @@ export const messageUpdatedFrame = (m: Message): ServerFrame => ({
   op: "message_updated",
   updated_at: time(m.updatedAt),
 });
+
+/** The answer to `auth`: who the socket acts as from now on. */
+export const authedFrame = (user: User): ServerFrame => ({ op: "authed", user: { id: user.id, name: user.name } });

@@ -1,15 +1,19 @@
-import type { TemplatedApp, WebSocket } from "uWebSockets.js";
+import type { HttpResponse, TemplatedApp, WebSocket } from "uWebSockets.js";
 import type { Config } from "../../config.js";
 import type { ChatService } from "../../domain/chat-service.js";
-import { DomainError } from "../../domain/errors.js";
+import type { AccessControl } from "../../domain/access-control.js";
+import { CredentialRefused, DomainError } from "../../domain/errors.js";
 import { limits } from "../../domain/limits.js";
 import type { Logger } from "../../log.js";
 import type { Bus } from "../../ports/bus.js";
+import { statusLine, statusOfCode } from "../http/status.js";
+import type { OriginPolicy } from "../origin-policy.js";
 import { Connection } from "./connection.js";
 import { Feeds } from "./feeds.js";
 import { appChannel, chatChannel } from "../../domain/live-batch.js";
 import type { Chat } from "../../domain/types.js";
 import {
+  authedFrame,
   chatCreatedFrame,
   CloseCode,
   decodeFrame,
@@ -26,6 +30,9 @@ import { Subscription, type SubscriptionOptions } from "./subscription.js";
 
 export interface RealtimeDeps {
   service: ChatService;
+  access: AccessControl;
+  /** CORS_ORIGINS: upgrades from other browser origins are refused. */
+  origins: OriginPolicy;
   bus: Bus;
   limits: Config["ws"];
   log: Logger;
@@ -58,7 +65,7 @@ interface UserData {
 
 /** Mounts `/ws` on the uWS app (SPEC §4). Call after the HTTP routes. */
 export function mountRealtime(app: TemplatedApp, deps: RealtimeDeps): Realtime {
-  const { service, bus, log } = deps;
+  const { service, access, bus, log } = deps;
   const cfg = deps.limits;
   const connections = new Set<Connection>();
   // Backlog budget of one socket, against uWS's hard limit H (which cuts without a close frame):
@@ -103,18 +110,37 @@ export function mountRealtime(app: TemplatedApp, deps: RealtimeDeps): Realtime {
       const key = req.getHeader("sec-websocket-key");
       const offered = req.getHeader("sec-websocket-protocol");
       const extensions = req.getHeader("sec-websocket-extensions");
+      const origin = req.getHeader("origin");
+      const host = req.getHeader("host");
+      // A browser cannot set headers on a WebSocket: its user token rides in the URL (never logged).
+      const accessToken = new URLSearchParams(req.getQuery() ?? "").get("access_token");
       if (closing) {
         res.cork(() => res.writeStatus("503 Service Unavailable").writeHeader("Retry-After", "1").end("shutting down"));
         return;
       }
+      if (!deps.origins.allowsUpgrade(origin, host)) return refuseUpgrade(res, "403 Forbidden", "forbidden", "this origin may not open sockets here (CORS_ORIGINS)");
       const chosen = negotiate(offered);
-      if (!chosen) {
-        const body = JSON.stringify({ error: { code: "validation_failed", message: "unsupported WebSocket subprotocol: offer chat.v1.json or chat.v1.msgpack" } });
-        res.cork(() => res.writeStatus("400 Bad Request").writeHeader("Content-Type", "application/json").end(body));
-        return;
-      }
+      if (!chosen) return refuseUpgrade(res, "400 Bad Request", "validation_failed", "unsupported WebSocket subprotocol: offer chat.v1.json or chat.v1.msgpack");
       const userData: UserData = { conn: new Connection(chosen.encoding, connectionLimits, onSlowConsumer) };
-      res.upgrade(userData, key, chosen.protocol, extensions, context);
+      if (accessToken === null) return void res.upgrade(userData, key, chosen.protocol, extensions, context);
+      let aborted = false;
+      res.onAborted(() => {
+        aborted = true;
+      });
+      access.identifyByToken(accessToken).then(
+        (identity) => {
+          if (aborted) return;
+          userData.conn.authenticate(identity);
+          res.cork(() => res.upgrade(userData, key, chosen.protocol, extensions, context));
+        },
+        (err: unknown) => {
+          if (aborted) return;
+          if (err instanceof CredentialRefused) log.info({ reason: err.reason }, "credential refused on upgrade");
+          else if (!(err instanceof DomainError)) log.error({ err }, "upgrade failed");
+          if (err instanceof DomainError) refuseUpgrade(res, statusLine[statusOfCode[err.code]] ?? "401 Unauthorized", err.code, err.message);
+          else refuseUpgrade(res, "503 Service Unavailable", "unavailable", "a backend is unavailable; retry shortly");
+        },
+      );
     },
 
     open: (ws: WebSocket<UserData>) => {
@@ -157,12 +183,17 @@ export function mountRealtime(app: TemplatedApp, deps: RealtimeDeps): Realtime {
       case "ping":
         conn.send(withRef({ op: "pong" }, ref));
         return;
+      case "auth":
+        return authenticate(conn, frame.token, ref);
       case "send":
         if (!conn.take()) return sendError(conn, ref, "rate_limited", `at most ${cfg.sendsPerSecond} sends and subscribes per second per socket`);
-        service.createMessage(frame.app, frame.chat, frame.body, frame.key ?? null).then(
-          ({ entity }) => conn.send(withRef({ op: "ack", number: entity.number }, ref)),
-          (err: unknown) => failed(conn, ref, err, "send"),
-        );
+        access
+          .actor(frame.app, frame.chat, conn.identity)
+          .then((actor) => service.createMessage(frame.app, frame.chat, frame.body, frame.key ?? null, actor.user))
+          .then(
+            ({ entity }) => conn.send(withRef({ op: "ack", number: entity.number }, ref)),
+            (err: unknown) => failed(conn, ref, err, "send"),
+          );
         return;
       case "subscribe":
         return subscribe(conn, frame, ref);
@@ -179,6 +210,21 @@ export function mountRealtime(app: TemplatedApp, deps: RealtimeDeps): Realtime {
     }
   }
 
+  /** `auth`: the socket acts as the token's user from now on. A later `auth` renews it, for the same user only. */
+  function authenticate(conn: Connection, token: string, ref: Ref | undefined): void {
+    access.identifyByToken(token).then(
+      (identity) => {
+        const current = conn.identity;
+        if (current && (current.app !== identity.app || current.user.id !== identity.user.id)) {
+          return sendError(conn, ref, "forbidden", "a socket acts as one user: open another socket for another user");
+        }
+        conn.authenticate(identity);
+        conn.send(withRef(authedFrame(identity.user), ref));
+      },
+      (err: unknown) => failed(conn, ref, err, "auth"),
+    );
+  }
+
   function subscribe(conn: Connection, frame: Extract<ClientFrame, { op: "subscribe" }>, ref: Ref | undefined): void {
     const chat = frame.chat ?? null;
     const channel = chat === null ? appChannel(frame.app) : chatChannel(frame.app, chat);
@@ -187,7 +233,10 @@ export function mountRealtime(app: TemplatedApp, deps: RealtimeDeps): Realtime {
     if (!conn.take()) return sendError(conn, ref, "rate_limited", `at most ${cfg.sendsPerSecond} sends and subscribes per second per socket`);
     const sub = new Subscription(conn, frame.app, chat, service, feeds, resume);
     conn.subs.set(channel, sub);
-    sub.start(frame.since).then(
+    access
+      .actor(frame.app, chat, conn.identity)
+      .then(() => sub.start(frame.since))
+      .then(
       (replayed) => {
         if (sub.phase === "ended") return;
         const reply = target({ op: "subscribed" }, frame.app, frame.chat);
@@ -203,6 +252,8 @@ export function mountRealtime(app: TemplatedApp, deps: RealtimeDeps): Realtime {
   }
 
   function failed(conn: Connection, ref: Ref | undefined, err: unknown, op: string): void {
+    // Refusals are logged with their reason only: never the credential.
+    if (err instanceof CredentialRefused) log.info({ op, conn: conn.id, reason: err.reason }, "credential refused");
     if (err instanceof DomainError) return sendError(conn, ref, err.code, err.message);
     log.error({ err, op, conn: conn.id }, "websocket operation failed");
     sendError(conn, ref, "unavailable", "a backend is unavailable; retry shortly");
@@ -234,6 +285,10 @@ export function mountRealtime(app: TemplatedApp, deps: RealtimeDeps): Realtime {
       feeds.close();
     },
   };
+}
+
+function refuseUpgrade(res: HttpResponse, status: string, code: string, message: string): void {
+  res.cork(() => res.writeStatus(status).writeHeader("Content-Type", "application/json").end(JSON.stringify({ error: { code, message } })));
 }
 
 function withRef(frame: ServerFrame, ref: Ref | undefined): ServerFrame {
