@@ -131,23 +131,37 @@ export class ChatService {
   async getMessage(app: string, chat: number, number: number): Promise<Message> {
     known(app);
     const message = (await this.deps.chatLog.getMessage(app, chat, number)) ?? (await this.deps.store.findMessage(app, chat, number));
-    return message ?? throwNotFound("message");
+    if (!message || message.deleted) throw notFound("message");
+    return message;
   }
 
   async listMessages(app: string, chat: number, range: MessageRange, limit: number): Promise<Page<Message>> {
+    // Deleted messages keep their numbers as tombstones: read on past them until the page is full or the range ends.
+    const wanted = limit + 1;
+    const shown: Message[] = [];
+    for (let from = range; ; ) {
+      const versions = await this.versions(app, chat, from, wanted);
+      shown.push(...versions.filter((m) => !m.deleted));
+      if (versions.length < wanted || shown.length >= wanted) break;
+      from = { direction: from.direction === "after" ? "after" : "before", number: versions[versions.length - 1]!.number };
+    }
+    return pageOf(shown.slice(0, wanted), limit, (last) => String(last.number));
+  }
+
+  /** Up to `count` latest versions in a range, tombstones included: the chat log, merged with the store unless the log alone covers it. */
+  private async versions(app: string, chat: number, range: MessageRange, count: number): Promise<Message[]> {
     known(app);
     const descending = range.direction !== "after";
     const after = range.direction === "after" ? range.number : 0;
     const before = range.direction === "before" ? range.number : Number.MAX_SAFE_INTEGER;
-    const cursor = (last: Message): string => String(last.number);
-    const recent = await this.deps.chatLog.listMessages(app, chat, after, before, limit + 1, descending);
-    if (coversPage(recent, range, limit + 1)) return pageOf(recent, limit, cursor);
+    const recent = await this.deps.chatLog.listMessages(app, chat, after, before, count, descending);
+    if (coversPage(recent, range, count)) return recent;
     // The log holding anything of this chat proves the chat exists.
     const [durable] = await Promise.all([
-      this.deps.store.listMessages(app, chat, range, limit + 1),
+      this.deps.store.listMessages(app, chat, range, count),
       recent.length > 0 ? undefined : this.getChat(app, chat),
     ]);
-    return pageOf(mergePages(durable, recent, limit + 1, descending), limit, cursor);
+    return mergePages(durable, recent, count, descending);
   }
 
   async editMessage(app: string, chat: number, number: number, body: string, actor: Actor = ANONYMOUS): Promise<Message> {
@@ -159,15 +173,40 @@ export class ChatService {
     return message;
   }
 
+  /**
+   * Deletes a message through the queue like every write; its number stays
+   * taken (a tombstone in the log and the store) and subscribers get
+   * `message_deleted`. A repeat changes nothing.
+   */
+  async deleteMessage(app: string, chat: number, number: number, actor: Actor = ANONYMOUS): Promise<void> {
+    known(app);
+    const [logged, stored] = await Promise.all([this.deps.chatLog.getMessage(app, chat, number), this.deps.store.findMessage(app, chat, number)]);
+    const current = [logged, stored].find((m) => m?.deleted) ?? fresher(stored, logged);
+    if (!current) throw notFound("message");
+    if (current.deleted) {
+      // A repeat: the first may have failed after the queue took it, before the log did.
+      if (!logged?.deleted) await this.deps.chatLog.delete(current);
+      return;
+    }
+    mayChange(current, actor);
+    const tombstone: Message = { app, chat, number, body: "", createdAt: current.createdAt, updatedAt: this.nextVersion(current.updatedAt), deleted: true };
+    await this.publish([{ kind: "message_deleted", message: tombstone }]);
+    await this.deps.chatLog.delete(tombstone);
+  }
+
   async searchMessages(app: string, chat: number, query: string, limit: number, after: string | null): Promise<Page<SearchHit>> {
     await this.getChat(app, chat);
     const { hits, next } = await this.deps.search.search(app, chat, query, limit, after);
     return { data: hits, next };
   }
 
-  /** Messages after `since`, ascending, for resume and gap repair: the chat log first, then the store. */
+  /**
+   * Messages after `since`, ascending, for resume and gap repair: the chat
+   * log first, then the store. Tombstones included, so a resuming subscriber
+   * learns of deletions and sees every number accounted for.
+   */
   async messagesSince(app: string, chat: number, since: number, limit: number): Promise<Message[]> {
-    return (await this.listMessages(app, chat, { direction: "after", number: since }, limit)).data;
+    return this.versions(app, chat, { direction: "after", number: since }, limit);
   }
 
   /** The highest message number handed out in a chat, where live delivery starts counting. */

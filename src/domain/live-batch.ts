@@ -5,17 +5,23 @@ import type { Message } from "./types.js";
  * The frame a chat log publishes for one appended batch or one edit, and the
  * channel it travels on. Redis builds it inside the append script (Lua
  * cmsgpack) and the embedded log with msgpackr; both are this layout:
- * `[kind, [entry, …]]`, kind 1 = created, 2 = updated. An entry is
- * `[number, body, createdAt, updatedAt]` for an anonymous message and
+ * `[kind, [entry, …]]`, kind 1 = created, 2 = updated, 3 = deleted. An
+ * entry is `[number, body, createdAt, updatedAt]` for an anonymous message,
  * `[number, body, createdAt, updatedAt, senderId, senderName | false]` for
- * one with a sender (entries written before senders existed stay readable).
- * App and chat come from the channel.
+ * one with a sender (entries written before senders existed stay readable),
+ * and `[number, false, createdAt, updatedAt]` for a deleted one (a
+ * tombstone). App and chat come from the channel.
  */
 export const LIVE_CREATED = 1;
 export const LIVE_UPDATED = 2;
+export const LIVE_DELETED = 3;
+
+export type LiveKind = "created" | "updated" | "deleted";
+const KINDS: Record<number, LiveKind> = { [LIVE_CREATED]: "created", [LIVE_UPDATED]: "updated", [LIVE_DELETED]: "deleted" };
+const CODES: Record<LiveKind, number> = { created: LIVE_CREATED, updated: LIVE_UPDATED, deleted: LIVE_DELETED };
 
 export interface LiveBatch {
-  kind: "created" | "updated";
+  kind: LiveKind;
   messages: Message[];
 }
 
@@ -29,15 +35,16 @@ const unpackr = new Unpackr({ int64AsType: "number" });
 /** Unpacks a log entry or frame written by either log (Lua cmsgpack or msgpackr). */
 export const unpackLog = (bytes: Uint8Array): unknown => unpackr.unpack(bytes);
 
-export type PackedEntry = [number, string, number, number] | [number, string, number, number, string, string | false];
+export type PackedEntry = [number, string | false, number, number] | [number, string, number, number, string, string | false];
 
 export function packedEntry(m: Message): PackedEntry {
+  if (m.deleted) return [m.number, false, m.createdAt, m.updatedAt];
   const entry: PackedEntry = [m.number, m.body, m.createdAt, m.updatedAt];
-  return m.sender ? [...entry, m.sender.id, m.sender.name ?? false] : entry;
+  return m.sender ? [m.number, m.body, m.createdAt, m.updatedAt, m.sender.id, m.sender.name ?? false] : entry;
 }
 
 export function encodeLiveBatch(batch: LiveBatch): Buffer {
-  return pack([batch.kind === "created" ? LIVE_CREATED : LIVE_UPDATED, batch.messages.map(packedEntry)]);
+  return pack([CODES[batch.kind], batch.messages.map(packedEntry)]);
 }
 
 /** Decodes a chat channel's frame; null for anything that is not one (a foreign publisher). */
@@ -49,7 +56,7 @@ export function decodeLiveBatch(app: string, chat: number, payload: Uint8Array):
     return null;
   }
   if (!Array.isArray(value) || value.length !== 2 || !Array.isArray(value[1])) return null;
-  const kind = value[0] === LIVE_CREATED ? "created" : value[0] === LIVE_UPDATED ? "updated" : null;
+  const kind = typeof value[0] === "number" ? KINDS[value[0]] : undefined;
   if (!kind) return null;
   const messages: Message[] = [];
   for (const entry of value[1] as unknown[]) {
@@ -64,7 +71,9 @@ export function decodeLiveBatch(app: string, chat: number, payload: Uint8Array):
 export function entryMessage(app: string, chat: number, entry: unknown): Message | null {
   if (!Array.isArray(entry) || (entry.length !== 4 && entry.length !== 6)) return null;
   const [number, body, createdAt, updatedAt, senderId, senderName] = entry as unknown[];
-  if (!isInt(number) || typeof body !== "string" || !isInt(createdAt) || !isInt(updatedAt)) return null;
+  if (!isInt(number) || !isInt(createdAt) || !isInt(updatedAt)) return null;
+  if (body === false && entry.length === 4) return { app, chat, number, body: "", createdAt, updatedAt, deleted: true };
+  if (typeof body !== "string") return null;
   const message: Message = { app, chat, number, body, createdAt, updatedAt };
   if (entry.length === 4) return message;
   if (typeof senderId !== "string" || !(typeof senderName === "string" || senderName === false)) return null;

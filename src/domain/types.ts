@@ -30,6 +30,12 @@ export interface Message {
   updatedAt: number;
   /** Who sent it; absent for an anonymous write (representations show null). */
   sender?: User;
+  /**
+   * Set on the version that deleted it (a tombstone: body "", no sender,
+   * `updatedAt` the deletion's version). Tombstones keep their number taken
+   * and tell resuming subscribers; reads never show them.
+   */
+  deleted?: true;
 }
 
 /**
@@ -39,7 +45,9 @@ export interface Message {
  */
 export type WriteEvent =
   | { kind: "chat"; created: boolean; chat: Chat }
-  | { kind: "message"; created: boolean; message: Message };
+  | { kind: "message"; created: boolean; message: Message }
+  /** `message` is the tombstone. */
+  | { kind: "message_deleted"; message: Message };
 
 export interface Page<T> {
   data: T[];

@@ -8,7 +8,9 @@ export function parseWriteEvents(value: unknown): WriteEvent[] {
 }
 
 function parseWriteEvent(value: unknown): WriteEvent {
-  if (!isRecord(value) || typeof value.created !== "boolean") throw new TypeError("malformed write event");
+  if (!isRecord(value)) throw new TypeError("malformed write event");
+  if (value.kind === "message_deleted" && isMessage(value.message) && value.message.deleted === true) return { kind: "message_deleted", message: value.message };
+  if (typeof value.created !== "boolean") throw new TypeError("malformed write event");
   if (value.kind === "chat" && isChat(value.chat)) return { kind: "chat", created: value.created, chat: value.chat };
   if (value.kind === "message" && isMessage(value.message)) return { kind: "message", created: value.created, message: value.message };
   throw new TypeError("malformed write event");
@@ -39,7 +41,8 @@ function isMessage(v: unknown): v is Message {
     typeof v.body === "string" &&
     isCount(v.createdAt) &&
     isCount(v.updatedAt) &&
-    (v.sender === undefined || isUser(v.sender))
+    (v.sender === undefined || isUser(v.sender)) &&
+    (v.deleted === undefined || v.deleted === true)
   );
 }
 

@@ -63,7 +63,7 @@ export function bulkOperations(messages: readonly Message[], targets: readonly s
             _index: target,
             _id: documentId(m),
             routing: chatRouting(m.app, m.chat),
-            version: m.updatedAt,
+            version: m.deleted ? TOMBSTONE_VERSION : m.updatedAt,
             version_type: "external_gte",
             require_alias: true,
           },
@@ -74,6 +74,13 @@ export function bulkOperations(messages: readonly Message[], targets: readonly s
   });
   return ops;
 }
+
+/**
+ * A deleted message's document (its tombstone: an empty body, which no query
+ * matches) takes the highest version there is, so no edit, however late or
+ * however versioned, brings its text back.
+ */
+export const TOMBSTONE_VERSION = 2 ** 62;
 
 export interface ItemFailure {
   /** Position of the message in the batch passed in (not an id). */

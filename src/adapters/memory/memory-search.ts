@@ -18,6 +18,8 @@ interface Doc {
   readonly updatedAt: number;
   readonly tokens: string[];
   readonly sender: Message["sender"];
+  /** A tombstone (empty body): final, whatever version arrives later. */
+  readonly deleted: boolean;
 }
 
 /**
@@ -62,11 +64,12 @@ export class MemorySearchIndex implements SearchIndex {
         updatedAt: message.updatedAt,
         tokens: tokenize(message.body),
         sender: message.sender,
+        deleted: message.deleted === true,
       };
       const shelf = this.docs.shelf(key);
       const existing = shelf?.log.get(message.number);
       if (existing) {
-        if (doc.updatedAt > existing.updatedAt) shelf!.log.set(doc);
+        if (!existing.deleted && (doc.deleted || doc.updatedAt > existing.updatedAt)) shelf!.log.set(doc);
       } else {
         this.docs.insert(key, doc);
       }

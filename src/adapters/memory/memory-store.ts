@@ -18,7 +18,8 @@ export interface MemoryStoreOptions {
  *
  * Memory is bounded in messages (chats and applications are small and kept).
  * A dropped message is gone from reads and from search rebuilds, but still
- * counts in `messagesCount` (the count is of messages ever created) and still
+ * counts in `messagesCount` (the count is of messages ever created and not
+ * deleted) and still
  * holds its number in `maxMessageNumber`, so numbering never reuses it. A
  * write for a dropped number is ignored.
  */
@@ -29,6 +30,8 @@ export class MemoryStore implements Store {
   private readonly tokens: string[] = [];
   private readonly chats = new Map<string, NumberedLog<Chat>>();
   private readonly messages: BoundedLogs<Message>;
+  /** Tombstones ever stored per chat, kept or dropped since: what the count leaves out. */
+  private readonly tombstones = new Map<string, number>();
   private closed = false;
 
   constructor(options: MemoryStoreOptions = {}) {
@@ -146,6 +149,7 @@ export class MemoryStore implements Store {
     for (const event of events) {
       if (!this.apps.has(event.kind === "chat" ? event.chat.app : event.message.app)) rejected.push(event);
       else if (event.kind === "chat") this.applyChat(event.chat);
+      else if (event.kind === "message_deleted") this.applyDeletion(event.message);
       else this.applyMessage(event.message);
     }
     return { rejected };
@@ -169,23 +173,44 @@ export class MemoryStore implements Store {
   }
 
   private applyMessage(incoming: Message): void {
-    const app = this.apps.get(incoming.app)!;
-    const chats = this.chatLog(incoming.app);
-    let chat = chats.get(incoming.chat);
-    if (!chat) {
-      // The message overtook its chat's own event: a placeholder at version 0
-      // holds the count until that event (any version > 0) fills it in.
-      chat = { app: incoming.app, number: incoming.chat, name: null, messagesCount: 0, createdAt: incoming.createdAt, updatedAt: 0 };
-      chats.set(chat);
-      app.chatsCount += 1;
-    }
+    const chat = this.chatOf(incoming);
     const key = chatKey(incoming.app, incoming.chat);
     const existing = this.messages.shelf(key)?.log.get(incoming.number);
     if (existing) {
-      if (incoming.updatedAt > existing.updatedAt) this.messages.shelf(key)!.log.set({ ...incoming });
+      // A deletion is final, whatever an edit racing it says.
+      if (incoming.updatedAt > existing.updatedAt && !existing.deleted) this.messages.shelf(key)!.log.set({ ...incoming });
       return;
     }
     if (this.messages.insert(key, { ...incoming })) chat.messagesCount += 1;
+  }
+
+  /** The tombstone replaces the message (which then no longer counts), or holds its number if it has not arrived yet. */
+  private applyDeletion(tombstone: Message): void {
+    const chat = this.chatOf(tombstone);
+    const key = chatKey(tombstone.app, tombstone.chat);
+    const existing = this.messages.shelf(key)?.log.get(tombstone.number);
+    if (existing?.deleted) return;
+    if (existing) {
+      this.messages.shelf(key)!.log.set({ ...tombstone });
+      chat.messagesCount -= 1;
+    } else if (!this.messages.insert(key, { ...tombstone })) {
+      return; // below the memory bound's floor: that number was dropped already
+    }
+    this.tombstones.set(key, (this.tombstones.get(key) ?? 0) + 1);
+  }
+
+  /** The message's chat; one that overtook its chat's own event gets a
+   * placeholder at version 0, which holds the count until that event (any
+   * version > 0) fills it in. */
+  private chatOf(message: Message): Chat {
+    const chats = this.chatLog(message.app);
+    let chat = chats.get(message.chat);
+    if (!chat) {
+      chat = { app: message.app, number: message.chat, name: null, messagesCount: 0, createdAt: message.createdAt, updatedAt: 0 };
+      chats.set(chat);
+      this.apps.get(message.app)!.chatsCount += 1;
+    }
+    return chat;
   }
 
   private chatLog(app: string): NumberedLog<Chat> {
@@ -227,8 +252,10 @@ export class MemoryStore implements Store {
       if (!chats) continue;
       for (const chat of chats.ascending(Math.max(after, 0), Infinity, Infinity)) {
         if (checked >= batch) return { cursor: encodeSweepCursor(last!), repaired };
-        const shelf = this.messages.shelf(chatKey(token, chat.number));
-        const actual = shelf ? shelf.log.size + shelf.dropped : 0;
+        const key = chatKey(token, chat.number);
+        const shelf = this.messages.shelf(key);
+        // Each number holds one entry, live or tombstone, kept or dropped; tombstones do not count.
+        const actual = shelf ? shelf.log.size + shelf.dropped - (this.tombstones.get(key) ?? 0) : 0;
         if (chat.messagesCount !== actual) {
           chat.messagesCount = actual;
           repaired += 1;

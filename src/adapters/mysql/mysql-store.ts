@@ -5,7 +5,7 @@ import type { AppliedWrites, MessageKey, Store } from "../../ports/store.js";
 
 const APP_COLUMNS = "a.token, a.name, a.chats_count, a.created_at, a.updated_at";
 const CHAT_COLUMNS = "a.token, c.number, c.name, c.messages_count, c.created_at, c.updated_at";
-const MESSAGE_COLUMNS = "a.token, c.number AS chat_number, m.number, m.body, m.created_at, m.updated_at, m.sender_id, m.sender_name";
+const MESSAGE_COLUMNS = "a.token, c.number AS chat_number, m.number, m.body, m.created_at, m.updated_at, m.sender_id, m.sender_name, m.deleted_at";
 const FROM_MESSAGES =
   "FROM messages m JOIN chats c ON c.id = m.chat_id JOIN applications a ON a.id = c.application_id";
 
@@ -209,10 +209,11 @@ export class MysqlStore implements Store {
   async reconcileCounts(cursor: string | null, batch: number): Promise<{ cursor: string | null; repaired: number }> {
     // The sweep walks chats then applications by internal id, in slices.
     const [phase, last] = cursor ? [cursor[0], Number(cursor.slice(2))] : ["c", 0];
-    const [table, child, fk, column] =
-      phase === "c" ? ["chats", "messages", "chat_id", "messages_count"] : ["applications", "chats", "application_id", "chats_count"];
+    // Deleted messages are tombstone rows: a chat counts its live ones.
+    const [table, child, fk, column, live] =
+      phase === "c" ? ["chats", "messages", "chat_id", "messages_count", " AND x.deleted_at IS NULL"] : ["applications", "chats", "application_id", "chats_count", ""];
     const [rows] = await this.pool.query<RowDataPacket[]>(
-      `SELECT t.id, t.${column} AS stored, (SELECT COUNT(*) FROM ${child} x WHERE x.${fk} = t.id) AS actual
+      `SELECT t.id, t.${column} AS stored, (SELECT COUNT(*) FROM ${child} x WHERE x.${fk} = t.id${live}) AS actual
        FROM ${table} t WHERE t.id > ? ORDER BY t.id LIMIT ${int(batch)}`,
       [last],
     );
@@ -220,7 +221,7 @@ export class MysqlStore implements Store {
     for (const row of rows) {
       if (Number(row.stored) === Number(row.actual)) continue;
       await this.pool.query(
-        `UPDATE ${table} t SET t.${column} = (SELECT COUNT(*) FROM ${child} x WHERE x.${fk} = t.id) WHERE t.id = ?`,
+        `UPDATE ${table} t SET t.${column} = (SELECT COUNT(*) FROM ${child} x WHERE x.${fk} = t.id${live}) WHERE t.id = ?`,
         [row.id],
       );
       repaired++;
@@ -293,9 +294,14 @@ class WriteBatch {
   async apply(events: WriteEvent[]): Promise<void> {
     const chats = events.flatMap((e) => (e.kind === "chat" ? [e] : []));
     const messages = events.flatMap((e) => (e.kind === "message" ? [e] : []));
+    const deletions = events.flatMap((e) => (e.kind === "message_deleted" ? [e.message] : []));
     if (chats.length > 0) await this.writeChats(chats);
     if (messages.length > 0) await this.writeMessages(messages);
+    // Chats first, so a placeholder a deletion needs is counted; the rows after
+    // the counts, so a message created and deleted in one batch nets to zero.
+    if (deletions.length > 0) await this.resolveChats(deletions);
     await this.updateCounts();
+    if (deletions.length > 0) await this.writeDeletions(deletions);
   }
 
   private async writeChats(events: Extract<WriteEvent, { kind: "chat" }>[]): Promise<void> {
@@ -346,11 +352,39 @@ class WriteBatch {
       await this.conn.query(
         `INSERT INTO messages (chat_id, number, body, created_at, updated_at, sender_id, sender_name) VALUES ?
          ON DUPLICATE KEY UPDATE
-           body = IF(VALUES(updated_at) >= updated_at, VALUES(body), body),
-           updated_at = GREATEST(updated_at, VALUES(updated_at))`,
+           body = IF(VALUES(updated_at) >= updated_at AND deleted_at IS NULL, VALUES(body), body),
+           updated_at = IF(deleted_at IS NULL, GREATEST(updated_at, VALUES(updated_at)), updated_at)`,
         [edits.map((m) => [this.chatId(m), m.number, m.body, d(m.createdAt), d(m.updatedAt), ...senderColumns(m)])],
       );
     }
+  }
+
+  /**
+   * A live row becomes a tombstone (and its chat counts one fewer); a
+   * deletion that overtook its message inserts the tombstone, which the
+   * message's own insert then leaves alone. A deletion is final: nothing
+   * above clears deleted_at or refills the body.
+   */
+  private async writeDeletions(tombstones: Message[]): Promise<void> {
+    const removed = new Map<number, number>();
+    for (const t of tombstones) {
+      const [result] = await this.conn.query<ResultSetHeader>(
+        `UPDATE messages SET body = '', sender_id = NULL, sender_name = NULL, deleted_at = ?, updated_at = GREATEST(updated_at, ?)
+         WHERE chat_id = ? AND number = ? AND deleted_at IS NULL`,
+        [d(t.updatedAt), d(t.updatedAt), this.chatId(t), t.number],
+      );
+      add(removed, this.chatId(t), result.affectedRows);
+    }
+    await this.conn.query("INSERT IGNORE INTO messages (chat_id, number, body, created_at, updated_at, deleted_at) VALUES ?", [
+      tombstones.map((t) => [this.chatId(t), t.number, "", d(t.createdAt), d(t.updatedAt), d(t.updatedAt)]),
+    ]);
+    const entries = [...removed].filter(([, n]) => n > 0).sort((a, b) => a[0] - b[0]);
+    if (entries.length === 0) return;
+    const cases = entries.map(() => "WHEN ? THEN ?").join(" ");
+    await this.conn.query(`UPDATE chats SET messages_count = GREATEST(CAST(messages_count AS SIGNED) - CASE id ${cases} END, 0) WHERE id IN (?)`, [
+      ...entries.flat(),
+      entries.map(([id]) => id),
+    ]);
   }
 
   /** Chat ids for the messages' chats: from memory, else one lookup; a chat whose own
@@ -396,7 +430,7 @@ class WriteBatch {
     }
     if (this.recount.size > 0) {
       const ids = [...this.recount].sort((a, b) => a - b);
-      await this.conn.query("UPDATE chats c SET c.messages_count = (SELECT COUNT(*) FROM messages m WHERE m.chat_id = c.id) WHERE c.id IN (?)", [ids]);
+      await this.conn.query("UPDATE chats c SET c.messages_count = (SELECT COUNT(*) FROM messages m WHERE m.chat_id = c.id AND m.deleted_at IS NULL) WHERE c.id IN (?)", [ids]);
     }
   }
 
@@ -465,6 +499,7 @@ function toMessage(r: RowDataPacket): Message {
     createdAt: ms(r.created_at),
     updatedAt: ms(r.updated_at),
   };
+  if (r.deleted_at != null) return { ...message, body: "", deleted: true };
   if (r.sender_id != null) message.sender = { id: String(r.sender_id), name: r.sender_name == null ? null : String(r.sender_name) };
   return message;
 }

@@ -45,8 +45,17 @@ export class RedisChatLog implements ChatLog {
   }
 
   async edit(message: Message): Promise<void> {
+    await this.putVersion(message, "updated");
+  }
+
+  async delete(tombstone: Message): Promise<void> {
+    await this.putVersion(tombstone, "deleted");
+  }
+
+  /** An edit and a deletion are the same step: a fresher version of one entry, published live. */
+  private async putVersion(message: Message, kind: "updated" | "deleted"): Promise<void> {
     const { app, chat, number } = message;
-    const frame = encodeLiveBatch({ kind: "updated", messages: [message] });
+    const frame = encodeLiveBatch({ kind, messages: [message] });
     await editMessage.run(
       this.redis,
       [this.keys.chatLog(app, chat)],

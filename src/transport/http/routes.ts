@@ -9,7 +9,7 @@ import { applicationJson, chatJson, messageJson, searchHitJson } from "../repres
 import * as schemas from "./schemas.js";
 import { bodyValidator, queryValidator, type Validator } from "./validation.js";
 
-export type Method = "GET" | "POST" | "PUT" | "PATCH";
+export type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 
 export interface RouteRequest {
   params: Record<string, string>;
@@ -31,7 +31,7 @@ export interface Route {
   path: string;
   summary: string;
   status: number;
-  /** Name in `responseSchemas`, optionally as a page (`Page<...>`). */
+  /** Name in `responseSchemas`, optionally as a page (`Page<...>`); "none" for a 204. */
   response: string;
   bodySchema?: JSONSchemaType<unknown>;
   querySchema?: JSONSchemaType<unknown>;
@@ -172,6 +172,11 @@ export function buildRoutes({ service, access, checkAdmin }: RouteDeps): Route[]
   add(["PATCH", "PUT"], message, { summary: "Edit a message (on a closed application, its sender only)", response: "Message", body: schemas.messageBody }, async (p, b, _q, r) => {
     const actor = await actorOf(r, p.token!, num(p.chat));
     return messageJson(await service.editMessage(p.token!, num(p.chat), num(p.message), checkBodyBytes(b.body), actor));
+  });
+  add("DELETE", message, { summary: "Delete a message (204, also when it was deleted already; on a closed application, its sender only)", status: 204, response: "none" }, async (p, _b, _q, r) => {
+    const actor = await actorOf(r, p.token!, num(p.chat));
+    await service.deleteMessage(p.token!, num(p.chat), num(p.message), actor);
+    return null;
   });
   return routes;
 }

@@ -1,12 +1,12 @@
 import { pack, unpack } from "msgpackr";
 import type { TemplatedApp } from "uWebSockets.js";
 import type { ChatService } from "../../domain/chat-service.js";
-import { appChannel, chatChannel, decodeLiveBatch } from "../../domain/live-batch.js";
+import { appChannel, chatChannel, decodeLiveBatch, type LiveKind } from "../../domain/live-batch.js";
 import type { Message } from "../../domain/types.js";
 import type { Logger } from "../../log.js";
 import type { Bus } from "../../ports/bus.js";
 import { countFramesSent } from "./frames-sent.js";
-import { messageFrame, messageUpdatedFrame, type Encoding, type ServerFrame } from "./protocol.js";
+import { liveFrame, type Encoding, type ServerFrame } from "./protocol.js";
 
 /**
  * One live event as this process delivers it. Its bytes are made at most once
@@ -17,10 +17,16 @@ export class Delivery {
   private packed: Uint8Array | undefined;
   private text: string | undefined;
 
-  /** `number`: the message's number (a new chat's number for chat_created). */
+  /**
+   * `number`: the message's number (a new chat's number for chat_created).
+   * `inStream`: it takes its number's place in the chat's ordered stream (a
+   * new message, or the tombstone of one deleted before this process
+   * delivered it), rather than changing an earlier one.
+   */
   constructor(
     readonly frame: ServerFrame,
     readonly number: number,
+    readonly inStream: boolean,
     packed?: Uint8Array,
   ) {
     this.packed = packed;
@@ -102,7 +108,7 @@ export interface FeedsOptions {
   pageSize: number;
 }
 
-type Work = { feed: Feed; kind: "created" | "updated"; messages: Message[]; next: number } | { feed: Feed; delivery: Delivery };
+type Work = { feed: Feed; kind: LiveKind; messages: Message[]; next: number } | { feed: Feed; delivery: Delivery };
 
 /** All feeds of this process, keyed by Bus channel, and the fanout from the Bus into uWS topics. */
 export class Feeds {
@@ -188,11 +194,11 @@ export class Feeds {
     if (feed.chat === null) {
       const frame = safeUnpack(payload);
       if (!frame) return this.log.warn({ channel: "application" }, "dropped an undecodable live event");
-      return this.enqueue({ feed, delivery: new Delivery(frame, Number(frame.number), payload) });
+      return this.enqueue({ feed, delivery: new Delivery(frame, Number(frame.number), false, payload) });
     }
     const batch = decodeLiveBatch(feed.app, feed.chat, payload);
     if (!batch) return this.log.warn("dropped an undecodable live event");
-    if (batch.kind === "updated") return this.enqueue({ feed, kind: "updated", messages: batch.messages, next: 0 });
+    if (batch.kind !== "created") return this.enqueue({ feed, kind: batch.kind, messages: batch.messages, next: 0 });
     if (feed.repair) return this.hold(feed, batch.messages);
     const fresh = batch.messages.filter((m) => m.number > feed.last);
     if (fresh.length === 0) return;
@@ -278,7 +284,7 @@ export class Feeds {
       }
       while (work.next < work.messages.length && this.sentSinceSweep < this.options.bytesPerSweep) {
         const m = work.messages[work.next++]!;
-        this.dispatch(work.feed, new Delivery(work.kind === "created" ? messageFrame(m) : messageUpdatedFrame(m), m.number));
+        this.dispatch(work.feed, new Delivery(liveFrame(work.kind, m), m.number, work.kind === "created"));
       }
       if (work.next >= work.messages.length) this.queue.shift();
     }
@@ -302,7 +308,7 @@ export class Feeds {
       this.sentSinceSweep += Buffer.byteLength(text);
     }
     countFramesSent(packSubscribers + jsonSubscribers);
-    if (delivery.op === "message") feed.delivered = delivery.number;
+    if (delivery.inStream) feed.delivered = delivery.number;
     for (const receiver of feed.direct) receiver.onLive(delivery, feed);
     if (feed.members.size > 0) {
       this.touched.add(feed);

@@ -2,6 +2,7 @@ import { pack, unpack } from "msgpackr";
 import type { ErrorCode } from "../../domain/errors.js";
 import { idempotencyKeyRule, isIdempotencyKey } from "../../domain/idempotency-key.js";
 import { limits } from "../../domain/limits.js";
+import type { LiveKind } from "../../domain/live-batch.js";
 import type { Message } from "../../domain/types.js";
 import type { User } from "../../domain/user.js";
 import { USER_TOKEN_MAX_CHARS } from "../../domain/user-token.js";
@@ -192,6 +193,14 @@ export const messageUpdatedFrame = (m: Message): ServerFrame => ({
   op: "message_updated",
   updated_at: time(m.updatedAt),
 });
+
+export const messageDeletedFrame = (m: { app: string; chat: number; number: number }): ServerFrame => ({ op: "message_deleted", app: m.app, chat: m.chat, number: m.number });
+
+/** The frame of one live change; in the stream of new messages a tombstone (deleted before it was delivered) says so. */
+export function liveFrame(kind: LiveKind, m: Message): ServerFrame {
+  if (kind === "deleted" || m.deleted) return messageDeletedFrame(m);
+  return kind === "created" ? messageFrame(m) : messageUpdatedFrame(m);
+}
 
 /** The answer to `auth`: who the socket acts as from now on. */
 export const authedFrame = (user: User): ServerFrame => ({ op: "authed", user: { id: user.id, name: user.name } });

@@ -2,7 +2,7 @@ import type { ChatService } from "../../domain/chat-service.js";
 import type { Message } from "../../domain/types.js";
 import type { Connection } from "./connection.js";
 import type { Delivery, DirectReceiver, Feed, Feeds } from "./feeds.js";
-import { encodeFrame, messageFrame } from "./protocol.js";
+import { encodeFrame, liveFrame } from "./protocol.js";
 
 export interface SubscriptionOptions {
   /** Messages per replay read (the REST page maximum). */
@@ -100,7 +100,7 @@ export class Subscription implements DirectReceiver {
             if (m.number <= this.sent) continue; // pages are ascending; never twice
             this.sent = m.number;
             this.buffered.delete(m.number);
-            this.conn.sendEncoded(encodeFrame(messageFrame(m), this.conn.encoding));
+            this.conn.sendEncoded(encodeFrame(liveFrame("created", m), this.conn.encoding));
             replayed++;
           }
         });
@@ -127,7 +127,7 @@ export class Subscription implements DirectReceiver {
 
   /** Live event for this chat while replaying (buffer) or catching up (filter, send, and join the topic once the feed passed `sent`). */
   onLive(delivery: Delivery, feed: Feed): void {
-    const isMessage = delivery.op === "message";
+    const isMessage = delivery.inStream;
     if (this.phase === "replaying") {
       if (this.buffered.size + this.updates.length >= this.options.maxBuffered) {
         this.conn.dropSlow(`more than ${this.options.maxBuffered} live events arrived during its replay`);
