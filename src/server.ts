@@ -7,7 +7,7 @@ import { ChatService, type LiveEvent } from "./domain/chat-service.js";
 import { RateLimiter } from "./domain/rate-limiter.js";
 import { CounterRecovery } from "./domain/recovery.js";
 import type { Logger } from "./log.js";
-import { mountHttp } from "./transport/http/http-server.js";
+import { mountHttp, NotReady } from "./transport/http/http-server.js";
 import { nativeUws } from "./transport/uws.js";
 import { mountRealtime } from "./transport/ws/ws-server.js";
 
@@ -19,8 +19,8 @@ export interface RunningServer {
 /** 128 bits from the CSPRNG, URL-safe (22 characters). */
 export const newToken = (): string => randomBytes(16).toString("base64url");
 
-export function createService(config: Config, backends: Backends, onLive: (event: LiveEvent) => void): ChatService {
-  const recovery = new CounterRecovery(
+function createRecovery(config: Config, backends: Backends): CounterRecovery {
+  return new CounterRecovery(
     backends.sequencer,
     backends.queue,
     backends.heartbeats,
@@ -28,6 +28,9 @@ export function createService(config: Config, backends: Backends, onLive: (event
     { publishTimeoutMs: config.publishTimeoutMs, pollMs: 1000 },
     (ms) => sleep(ms),
   );
+}
+
+export function createService(config: Config, backends: Backends, recovery: CounterRecovery, onLive: (event: LiveEvent) => void): ChatService {
   // A fresh or emptied Redis has no epoch: start the fence now, not on the first request.
   void backends.sequencer.hasEpoch().then((ok) => ok || recovery.trigger(), () => undefined);
   return new ChatService({
@@ -49,12 +52,13 @@ export async function startServer(config: Config, backends: Backends, log: Logge
   const uws = nativeUws();
   const app = uws.App();
   let onLive: (event: LiveEvent) => void = () => undefined;
-  const service = createService(config, backends, (event) => onLive(event));
-  mountHttp(app, {
+  const recovery = createRecovery(config, backends);
+  const service = createService(config, backends, recovery, (event) => onLive(event));
+  const http = mountHttp(app, {
     service,
     adminKey: config.adminKey,
     rateLimiter: new RateLimiter(config.createsPerSecondPerToken, Date.now),
-    readiness: backends.readiness,
+    readiness: [...backends.readiness, numberingCheck(backends, recovery)],
     log,
   });
   const realtime = mountRealtime(app, { service, bus: backends.bus, limits: config.ws, log });
@@ -68,15 +72,48 @@ export async function startServer(config: Config, backends: Backends, log: Logge
       // Idempotent: closing a uWS listen socket twice is undefined behaviour.
       closing ??= (async () => {
         uws.us_listen_socket_close(listenSocket);
+        http.drain();
         await realtime.close();
+        let timer: NodeJS.Timeout | undefined;
+        const gaveUp = await Promise.race([
+          http.idle().then(() => false),
+          new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), config.shutdownTimeoutMs))),
+        ]);
+        clearTimeout(timer);
+        if (gaveUp) log.warn({ timeoutMs: config.shutdownTimeoutMs }, "shutdown: requests still in flight after SHUTDOWN_TIMEOUT_MS; closing anyway");
       })();
       return closing;
     },
   };
 }
 
+/**
+ * Creates answer 503 while the sequencer has no epoch (counter recovery), so
+ * the process is not ready then. The check also starts the recovery: a load
+ * balancer that stops sending traffic to an unready process must not leave
+ * the fence waiting for a create to notice it.
+ */
+function numberingCheck(backends: Backends, recovery: CounterRecovery): { name: string; check: () => Promise<void> } {
+  return {
+    name: "numbering",
+    async check() {
+      if (await backends.sequencer.hasEpoch()) return;
+      recovery.trigger();
+      throw new NotReady("numbering is recovering");
+    },
+  };
+}
+
+/** The typings lack the (host, port, options, callback) form the native listen takes. */
+type ListenWithOptions = (host: string, port: number, options: number, cb: (socket: uWS.us_listen_socket | false) => void) => void;
+
 function listen(app: uWS.TemplatedApp, host: string, port: number): Promise<uWS.us_listen_socket> {
   return new Promise((resolve, reject) => {
-    app.listen(host, port, (socket) => (socket ? resolve(socket) : reject(new Error(`cannot listen on ${host}:${port}`))));
+    // Exclusive: uSockets sets SO_REUSEPORT by default, so a second process on a
+    // taken port would silently share it instead of failing.
+    const exclusive = 1; // LIBUS_LISTEN_EXCLUSIVE_PORT
+    (app.listen as unknown as ListenWithOptions).call(app, host, port, exclusive, (socket) =>
+      socket ? resolve(socket) : reject(new Error(`cannot listen on ${host}:${port}: the port is taken or the address is not available`)),
+    );
   });
 }

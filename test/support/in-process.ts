@@ -40,6 +40,7 @@ export async function startInProcess(mode: Mode, label: string, extraEnv: Record
     await migrate(new URL(env.MYSQL_URL!), fileURLToPath(new URL("../../sql", import.meta.url)));
     const config = loadConfig(env);
     backends = clusterBackends(config, config.cluster!, silent);
+    await backends.search.ensure(); // as the CLI does before serving
   }
   const config = loadConfig(env);
   const worker = await startWorker(config, backends, silent);
