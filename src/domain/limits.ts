@@ -14,6 +14,12 @@ export const limits = {
   searchQueryMaxChars: 16_384,
 } as const;
 
+/** A token is 16 random bytes in base64url: nothing of another shape names an application
+ * (and MySQL's ASCII token column would reject non-ASCII text with an error, not a miss). */
+export function isToken(value: unknown): value is string {
+  return typeof value === "string" && /^[A-Za-z0-9_-]{22}$/.test(value);
+}
+
 /** Parses a path segment as a chat/message number; anything else is "no such thing". */
 export function parseNumber(segment: string): number | null {
   if (!/^[1-9][0-9]{0,9}$/.test(segment)) return null;

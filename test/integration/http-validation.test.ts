@@ -56,6 +56,23 @@ for (const mode of ["embedded", "cluster"] as Mode[]) {
       for (const query of ["q=hel&limit=", "q=", "q=%20"]) await expect400("GET", `${app}/chats/1/messages/search?${query}`);
     });
 
+    it("answers 404 for tokens that cannot exist, without a backend error (non-ASCII used to fail in MySQL: 503)", async () => {
+      const real = app.split("/").pop()!;
+      for (const token of [`${real}é`, encodeURIComponent(`${real}é`), "%E2%80%AE", "💬💬", real.slice(1), `${real}A`, "x".repeat(64), encodeURIComponent("é".repeat(22))]) {
+        for (const [method, path, body] of [
+          ["GET", `/api/v1/applications/${token}`, undefined],
+          ["GET", `/api/v1/applications/${token}/chats/1/messages`, undefined],
+          ["POST", `/api/v1/applications/${token}/chats`, {}],
+          ["PATCH", `/api/v1/applications/${token}`, { name: "n" }],
+        ] as const) {
+          const res = await api.call(method, path, body);
+          assert.equal(res.status, 404, `${method} ${path} → ${res.status} ${JSON.stringify(res.json)}`);
+          assert.equal(res.json.error.code, "not_found");
+        }
+      }
+      await expect400("GET", `/api/v1/applications?after=${encodeURIComponent("é")}`);
+    });
+
     it("still reads well-formed pages after all that", async () => {
       const page = await api.get(`${app}/chats/1/messages?after=0&limit=10`);
       assert.equal(page.status, 200);

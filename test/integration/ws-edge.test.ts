@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { pack, unpack } from "msgpackr";
 import WebSocket from "ws";
-import { startInProcess, type InProcessServer } from "../support/in-process.js";
+import { Api } from "../support/http.js";
+import { startInProcess, type InProcessServer, type Mode } from "../support/in-process.js";
 
 // Client frames at the edge of the /ws protocol: op names that are built-in
 // object properties, and text frames that are not UTF-8.
@@ -41,13 +42,17 @@ async function connect(url: string, protocol?: "chat.v1.msgpack") {
   };
 }
 
-describe("WebSocket protocol edge (embedded server in process)", () => {
+for (const mode of ["embedded", "cluster"] as Mode[]) describe(`WebSocket protocol edge (${mode}, in process)`, () => {
   let target: InProcessServer;
   let url: string;
 
   before(async () => {
-    target = await startInProcess("embedded", "wsedge");
+    target = await startInProcess(mode, "wsedge");
     url = `ws://127.0.0.1:${target.port}/ws`;
+    // Waits out a fresh Redis's first-start fence, so stopping does not cut the recovery short.
+    const api = new Api(target.base);
+    const token = (await api.post("/api/v1/applications", { name: "ws-edge" })).json.token;
+    assert.equal((await api.postReady(`/api/v1/applications/${token}/chats`, {})).status, 201);
   });
   after(async () => target?.stop());
 
@@ -68,6 +73,18 @@ describe("WebSocket protocol edge (embedded server in process)", () => {
       client.socket.close();
     });
   }
+
+  it("answers not_found for an app that cannot be a token (non-ASCII used to fail in MySQL: unavailable)", async () => {
+    const client = await connect(url);
+    for (const app of ["💬💬💬", "é".repeat(22), "x", "no-such-application", "%E2%80%AE"]) {
+      for (const frame of [{ op: "subscribe", app, chat: 1 }, { op: "subscribe", app }, { op: "send", app, chat: 1, body: "x" }]) {
+        client.send({ ...frame, ref: "r" });
+        const reply = await client.next();
+        assert.deepEqual([reply?.op, reply?.code], ["error", "not_found"], `${JSON.stringify(frame)} → ${JSON.stringify(reply)}`);
+      }
+    }
+    client.socket.close();
+  });
 
   it("is cut by uWS, without a close frame (the client sees 1006), on a text frame that is not UTF-8", async () => {
     const bystander = await connect(url);

@@ -1,7 +1,7 @@
 import type { JSONSchemaType } from "ajv";
 import type { ChatService } from "../../domain/chat-service.js";
 import { DomainError, notFound } from "../../domain/errors.js";
-import { clampLimit, limits, parseNumber } from "../../domain/limits.js";
+import { clampLimit, isToken, limits, parseNumber } from "../../domain/limits.js";
 import type { MessageRange, Page } from "../../domain/types.js";
 import { applicationJson, chatJson, messageJson, searchHitJson } from "../representations.js";
 import * as schemas from "./schemas.js";
@@ -67,6 +67,7 @@ export function buildRoutes({ service, checkAdmin }: RouteDeps): Route[] {
         async handle(request) {
           const body = validateBody ? validateBody(request.body) : (undefined as B);
           const query = validateQuery ? validateQuery({ ...request.query }) : (undefined as Q);
+          if (request.params.token !== undefined && !isToken(request.params.token)) throw notFound("application");
           return { status, body: await handler(request.params, body, query, request) };
         },
       });

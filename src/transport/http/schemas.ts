@@ -80,7 +80,7 @@ export const messagePageQuery: JSONSchemaType<MessagePageQuery> = {
 
 export const tokenPageQuery: JSONSchemaType<TokenPageQuery> = {
   type: "object",
-  properties: { limit, after: optional({ type: "string", maxLength: 64 } as const) },
+  properties: { limit, after: optional({ type: "string", maxLength: 64, pattern: "^[A-Za-z0-9_-]*$" } as const) },
   required: [],
 };
 

@@ -1,7 +1,7 @@
 import { pack, unpack } from "msgpackr";
 import type { LiveEvent } from "../../domain/chat-service.js";
 import type { ErrorCode } from "../../domain/errors.js";
-import { limits } from "../../domain/limits.js";
+import { isToken, limits } from "../../domain/limits.js";
 
 // The /ws wire protocol (see PROTOCOL.md next to this file): frame shapes,
 // strict hand-written guards for client frames, the two encodings, and the
@@ -142,6 +142,8 @@ export function validateFrame(raw: unknown): ClientFrame {
     else if (Buffer.byteLength(body, "utf8") > limits.bodyMaxBytes) problems.push({ field: "body", message: `must be at most ${limits.bodyMaxBytes} bytes of UTF-8` });
   }
   if (problems.length > 0) throw new FrameError("validation_failed", "the frame is not valid", ref, problems);
+  // Answered here, not by a backend lookup that cannot match (and that MySQL would fail on for non-ASCII).
+  if ((kind === "subscribe" || kind === "send") && !isToken(raw.app)) throw new FrameError("not_found", "application not found", ref);
   return raw as ClientFrame;
 }
 
