@@ -126,6 +126,13 @@ describe("HTTP edge (raw TCP, an embedded `serve` process)", () => {
     assert.equal((await fetch(`${target.base}/api/v1/applications/${token}`)).status, 200);
   });
 
+  it("answers 413 to 20 raw 2 MiB bodies sent with Connection: close (uWS closes right after such an answer)", async () => {
+    const body = Buffer.alloc(2 * MIB, 0x61);
+    const head = requestHead("POST", "/api/v1/applications", ["Host: test", "Connection: close", "Content-Type: application/json", `Content-Length: ${body.length}`]);
+    const statuses = await Promise.all(Array.from({ length: 20 }, async () => (await raw([head, body], 30_000)).status));
+    assert.deepEqual(statuses, Array(20).fill(413));
+  });
+
   it("answers 413 to 20 chunked 2 MiB bodies after reading them, then closes", async () => {
     for (let i = 0; i < 20; i++) {
       const chunk = new TextEncoder().encode("y".repeat(64 * 1024));

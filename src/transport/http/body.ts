@@ -2,13 +2,14 @@ import type { HttpResponse } from "uWebSockets.js";
 import { DomainError } from "../../domain/errors.js";
 
 /** Past the limit, at most this much more is read (and dropped) before answering 413. */
-const DISCARD_MAX_BYTES = 16 * 1024 * 1024;
+export const DISCARD_MAX_BYTES = 16 * 1024 * 1024;
 
 /**
- * Reads the whole request body. One larger than `limit` (only a chunked body
- * can be: uWS stops a declared length at its end) fails with 413 once the
- * body has ended, so the connection can be closed with nothing left unread;
- * a client still sending after `DISCARD_MAX_BYTES` more is answered anyway.
+ * Reads the whole request body. One larger than `limit` fails with 413 only
+ * once it has ended (at most DISCARD_MAX_BYTES more are read and dropped), so
+ * the connection can be closed with nothing left unread: closing under unread
+ * bytes makes the kernel reset the connection, which can destroy the 413
+ * before the client reads it.
  */
 export function readBody(res: HttpResponse, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {

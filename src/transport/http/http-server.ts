@@ -5,7 +5,7 @@ import { DomainError, UnavailableError } from "../../domain/errors.js";
 import { limits } from "../../domain/limits.js";
 import type { RateLimiter } from "../../domain/rate-limiter.js";
 import type { Logger } from "../../log.js";
-import { parseBody, readBody } from "./body.js";
+import { DISCARD_MAX_BYTES, parseBody, readBody } from "./body.js";
 import { buildOpenApi } from "./openapi.js";
 import { Router } from "./router.js";
 import { buildRoutes, type RouteRequest } from "./routes.js";
@@ -39,11 +39,11 @@ const READINESS_TIMEOUT_MS = 1000;
 
 /**
  * How an answer ends its connection. "now": uWS closes right after writing it
- * (only when nothing of the request is left unread, or its framing cannot be
- * trusted). "ask": the answer says `Connection: close` and the client closes;
- * used while the request body may still be arriving, because closing under
- * unread bytes makes the kernel send a reset that can destroy the answer
- * before the client reads it.
+ * (when nothing of the request is left unread, or its framing cannot be
+ * trusted). "ask": the answer says `Connection: close` and the client closes
+ * (shutdown: a request body may still be arriving, and closing under unread
+ * bytes makes the kernel reset the connection, which can destroy the answer
+ * before the client reads it).
  */
 type Close = "now" | "ask";
 
@@ -162,9 +162,9 @@ export function mountHttp(app: TemplatedApp, deps: HttpDeps): HttpServer {
     const declaredLength = Number(req.getHeader("content-length") || 0);
     const hasBody = route.method !== "GET";
 
-    if (hasBody && declaredLength > limits.requestMaxBytes) {
-      // Answered before reading; uWS drops the rest of the body as it arrives.
-      return ex.fail(new DomainError("payload_too_large", `the request body must be at most ${limits.requestMaxBytes} bytes`), { close: "ask" });
+    if (hasBody && declaredLength > limits.requestMaxBytes + DISCARD_MAX_BYTES) {
+      // Too much to read and drop first (see readBody): answer now, even if a reset may cost the client the answer.
+      return ex.fail(new DomainError("payload_too_large", `the request body must be at most ${limits.requestMaxBytes} bytes`), { close: "now" });
     }
     if (route.rateLimited) {
       const wait = deps.rateLimiter.take(params.token ?? "");
@@ -181,7 +181,8 @@ export function mountHttp(app: TemplatedApp, deps: HttpDeps): HttpServer {
       .catch((err: unknown) => {
         if (ex.aborted) return;
         if (!(err instanceof DomainError)) deps.log.error({ err, method, route: route.path }, "request failed");
-        // readBody fails a too-large body only once it has read all of it: closing now resets nothing.
+        // readBody fails a too-large body only once it has read all of it: closing now resets nothing,
+        // and a following request on the connection could not be told from the rest of that body anyway.
         ex.fail(err, err instanceof DomainError && err.code === "payload_too_large" ? { close: "now" } : {});
       })
       .finally(() => ex.settle());
