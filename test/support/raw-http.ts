@@ -57,3 +57,54 @@ function parseResponse(received: string): Omit<RawExchange, "ended"> {
   }
   return { received, status: Number(match[1]), headers, body: received.slice(end + 4) };
 }
+
+/**
+ * One request on a fresh connection, resolved as soon as one complete
+ * response arrived (by Content-Length, chunked framing, or close), skipping
+ * 1xx interim responses; `head` says the response has no body. A request
+ * still unanswered at `deadlineMs` resolves with ended "open".
+ */
+export function rawRequest(port: number, request: Buffer, deadlineMs: number, head = false): Promise<RawExchange> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, "127.0.0.1");
+    let received = Buffer.alloc(0);
+    let done = false;
+    const finish = (ended: RawExchange["ended"]): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      socket.destroy();
+      resolve({ ...parseResponse(finalResponse(received.toString("latin1"))), ended });
+    };
+    const timer = setTimeout(() => finish("open"), deadlineMs);
+    socket.on("data", (d: Buffer) => {
+      received = Buffer.concat([received, d]);
+      if (complete(finalResponse(received.toString("latin1")), head)) finish("closed");
+    });
+    socket.on("close", () => finish("closed"));
+    socket.on("error", (err: NodeJS.ErrnoException) => finish(err.code === "ECONNRESET" ? "reset" : "closed"));
+    socket.once("connect", () => socket.write(request));
+  });
+}
+
+/** The text from the first non-1xx response on. */
+function finalResponse(text: string): string {
+  let rest = text;
+  while (/^HTTP\/1\.[01] 1\d\d /.test(rest)) {
+    const end = rest.indexOf("\r\n\r\n");
+    if (end < 0) return rest;
+    rest = rest.slice(end + 4);
+  }
+  return rest;
+}
+
+function complete(text: string, head: boolean): boolean {
+  const end = text.indexOf("\r\n\r\n");
+  if (end < 0) return false;
+  if (head) return true;
+  const headers = text.slice(0, end).toLowerCase();
+  const length = /\r\ncontent-length: *(\d+)/.exec(headers);
+  if (length) return Buffer.byteLength(text.slice(end + 4), "latin1") >= Number(length[1]);
+  if (/\r\ntransfer-encoding: *chunked/.test(headers)) return text.endsWith("\r\n0\r\n\r\n");
+  return false;
+}
