@@ -15,30 +15,39 @@ export interface RawExchange {
 
 /**
  * Writes `parts` (one after the other) on a fresh connection and records what
- * comes back until the server ends the connection or `deadlineMs` passes,
- * whichever is first; the deadline is a liveness bound, not a measurement.
+ * comes back until `done(received)` says so, the server ends the connection,
+ * or `deadlineMs` passes (ended "open"); the deadline is a liveness bound,
+ * not a measurement.
  */
-export function rawHttp(port: number, parts: string | Buffer | (string | Buffer)[], deadlineMs = 5000): Promise<RawExchange> {
+function exchange(port: number, parts: (string | Buffer)[], deadlineMs: number, view: (received: string) => string, done: (text: string) => boolean): Promise<RawExchange> {
   return new Promise((resolve) => {
     const socket = net.connect(port, "127.0.0.1");
-    const chunks: Buffer[] = [];
-    let done = false;
+    let received = Buffer.alloc(0);
+    let finished = false;
     const finish = (ended: RawExchange["ended"]): void => {
-      if (done) return;
-      done = true;
+      if (finished) return;
+      finished = true;
       clearTimeout(timer);
       socket.destroy();
-      resolve({ ...parseResponse(Buffer.concat(chunks).toString("latin1")), ended });
+      resolve({ ...parseResponse(view(received.toString("latin1"))), ended });
     };
     const timer = setTimeout(() => finish("open"), deadlineMs);
-    socket.on("data", (d: Buffer) => chunks.push(d));
+    socket.on("data", (d: Buffer) => {
+      received = Buffer.concat([received, d]);
+      if (done(view(received.toString("latin1")))) finish("closed");
+    });
     socket.on("end", () => finish("closed"));
     socket.on("close", () => finish("closed"));
     socket.on("error", (err: NodeJS.ErrnoException) => finish(err.code === "ECONNRESET" ? "reset" : "closed"));
     socket.once("connect", () => {
-      for (const part of Array.isArray(parts) ? parts : [parts]) socket.write(part);
+      for (const part of parts) socket.write(part);
     });
   });
+}
+
+/** Writes `parts` and records everything until the server ends the connection (or the deadline). */
+export function rawHttp(port: number, parts: string | Buffer | (string | Buffer)[], deadlineMs = 5000): Promise<RawExchange> {
+  return exchange(port, Array.isArray(parts) ? parts : [parts], deadlineMs, (text) => text, () => false);
 }
 
 /** A minimal request head; `headers` lines go in as given (so tests can repeat or omit any). */
@@ -65,26 +74,7 @@ function parseResponse(received: string): Omit<RawExchange, "ended"> {
  * still unanswered at `deadlineMs` resolves with ended "open".
  */
 export function rawRequest(port: number, request: Buffer, deadlineMs: number, head = false): Promise<RawExchange> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, "127.0.0.1");
-    let received = Buffer.alloc(0);
-    let done = false;
-    const finish = (ended: RawExchange["ended"]): void => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      socket.destroy();
-      resolve({ ...parseResponse(finalResponse(received.toString("latin1"))), ended });
-    };
-    const timer = setTimeout(() => finish("open"), deadlineMs);
-    socket.on("data", (d: Buffer) => {
-      received = Buffer.concat([received, d]);
-      if (complete(finalResponse(received.toString("latin1")), head)) finish("closed");
-    });
-    socket.on("close", () => finish("closed"));
-    socket.on("error", (err: NodeJS.ErrnoException) => finish(err.code === "ECONNRESET" ? "reset" : "closed"));
-    socket.once("connect", () => socket.write(request));
-  });
+  return exchange(port, [request], deadlineMs, finalResponse, (text) => complete(text, head));
 }
 
 /** The text from the first non-1xx response on. */
