@@ -18,7 +18,7 @@ import { Api } from "../support/http.js";
 import { spawnCluster, type Proc } from "../support/processes.js";
 import { WsClient, type Frame, type Protocol } from "../support/ws-client.js";
 
-// Realtime /ws end to end, over real sockets (SPEC §4). The first suite runs
+// Realtime /ws end to end, over real sockets (PROTOCOL.md). The first suite runs
 // one server in this process, once on the embedded adapters and once on the
 // cluster adapters against the loopback services; the second spawns three
 // real `serve` processes and a worker against MariaDB, Redis, RabbitMQ and
