@@ -388,7 +388,9 @@ function rssKiB(pid: number): number {
 }
 
 describe("realtime /ws across three serve processes (real MariaDB, Redis, RabbitMQ, Elasticsearch)", () => {
-  const env = isolatedEnv("wsx", { WS_SENDS_PER_SECOND: "1000000", WORKER_PREFETCH: "1000" });
+  // A generous confirm timeout: these tests are about delivery and memory, and a busy 2-core box
+  // must not turn a slow confirm into a failed send.
+  const env = isolatedEnv("wsx", { WS_SENDS_PER_SECOND: "1000000", WORKER_PREFETCH: "1000", PUBLISH_TIMEOUT_MS: "3000" });
   let servers: Proc[] = [];
   let worker: Proc;
   let apis: Api[];
