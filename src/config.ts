@@ -113,6 +113,8 @@ export interface Config {
   workerBatchMs: number;
   reconcileIntervalMs: number;
   createsPerSecondPerToken: number;
+  /** Longest graceful shutdown: in-flight requests get this long to be answered. */
+  shutdownTimeoutMs: number;
   /** Embedded mode's memory bound: messages kept per chat and in all. */
   embedded: { maxMessagesPerChat: number; maxMessagesTotal: number };
   ws: {
@@ -161,6 +163,7 @@ export function loadConfig(env: Env = process.env): Config {
     workerBatchMs: integer(env, "WORKER_BATCH_MS", 10, 0, 10_000),
     reconcileIntervalMs: integer(env, "RECONCILE_INTERVAL_MS", 10_000, 100, 3_600_000),
     createsPerSecondPerToken: integer(env, "CREATES_PER_SECOND_PER_TOKEN", 50_000, 1, 10_000_000),
+    shutdownTimeoutMs: integer(env, "SHUTDOWN_TIMEOUT_MS", 10_000, 100, 600_000),
     embedded: {
       maxMessagesPerChat: integer(env, "EMBEDDED_MAX_MESSAGES_PER_CHAT", 10_000, 100, 10_000_000),
       maxMessagesTotal: integer(env, "EMBEDDED_MAX_MESSAGES", 1_000_000, 1000, 100_000_000),

@@ -4,7 +4,7 @@ import WebSocket from "ws";
 import type { MysqlStore } from "../../src/adapters/mysql/mysql-store.js";
 import { eventually } from "../support/env.js";
 import { Api } from "../support/http.js";
-import { startInProcess, type InProcess, type Mode } from "../support/in-process.js";
+import { startInProcess, type InProcessServer, type Mode } from "../support/in-process.js";
 import { badTokens, capturingLogger, userToken } from "../support/user-tokens.js";
 import { WsClient } from "../support/ws-client.js";
 
@@ -34,7 +34,7 @@ function upgradeStatus(url: string, headers: Record<string, string> = {}): Promi
 
 function identitySuite(mode: Mode): void {
   describe(`identity and access (${mode})`, () => {
-    let srv: InProcess;
+    let srv: InProcessServer;
     let api: Api;
     const logs = capturingLogger();
     const sockets: WsClient[] = [];
@@ -55,7 +55,7 @@ function identitySuite(mode: Mode): void {
     const bearer = (credential: string) => ({ authorization: `Bearer ${credential}` });
 
     before(async () => {
-      srv = await startInProcess(mode, { SECRET_GRACE_SECONDS: "1", CORS_ORIGINS: GOOD_ORIGIN }, { label: "identity", log: logs.log });
+      srv = await startInProcess(mode, "identity", { SECRET_GRACE_SECONDS: "1", CORS_ORIGINS: GOOD_ORIGIN }, { log: logs.log });
       api = new Api(srv.base);
     });
     after(async () => {

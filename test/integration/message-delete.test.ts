@@ -3,7 +3,7 @@ import { after, before, describe, it } from "node:test";
 import type { MysqlStore } from "../../src/adapters/mysql/mysql-store.js";
 import { eventually } from "../support/env.js";
 import { Api } from "../support/http.js";
-import { startInProcess, type InProcess, type Mode } from "../support/in-process.js";
+import { startInProcess, type InProcessServer, type Mode } from "../support/in-process.js";
 import { userToken } from "../support/user-tokens.js";
 import { WsClient } from "../support/ws-client.js";
 
@@ -12,7 +12,7 @@ import { WsClient } from "../support/ws-client.js";
 
 function deleteSuite(mode: Mode): void {
   describe(`deleting messages (${mode})`, () => {
-    let srv: InProcess;
+    let srv: InProcessServer;
     let api: Api;
     const sockets: WsClient[] = [];
     const connect = async (): Promise<WsClient> => {
@@ -28,7 +28,7 @@ function deleteSuite(mode: Mode): void {
     const numbers = (page: { json: { data: { number: number }[] } }): number[] => page.json.data.map((m) => m.number);
 
     before(async () => {
-      srv = await startInProcess(mode, { RECONCILE_INTERVAL_MS: "200" }, { label: "delete" });
+      srv = await startInProcess(mode, "delete", { RECONCILE_INTERVAL_MS: "200" });
       api = new Api(srv.base);
     });
     after(async () => {

@@ -2,15 +2,23 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
 import { pack } from "msgpackr";
+import { pino } from "pino";
+import { migrate } from "../../src/adapters/mysql/migrate.js";
+import type { Backends } from "../../src/compose/backends.js";
+import { clusterBackends } from "../../src/compose/cluster.js";
+import { embeddedBackends } from "../../src/compose/embedded.js";
+import { loadConfig } from "../../src/config.js";
+import { startServer, type RunningServer } from "../../src/server.js";
+import { startWorker, type RunningWorker } from "../../src/worker/run-worker.js";
 import { cleanupRun } from "../support/cleanup.js";
 import { eventually, isolatedEnv } from "../support/env.js";
 import { Api } from "../support/http.js";
-import { startInProcess, type InProcess, type Mode } from "../support/in-process.js";
 import { spawnCluster, type Proc } from "../support/processes.js";
 import { WsClient, type Frame, type Protocol } from "../support/ws-client.js";
 
-// Realtime /ws end to end, over real sockets (SPEC §4). The first suite runs
+// Realtime /ws end to end, over real sockets (PROTOCOL.md). The first suite runs
 // one server in this process, once on the embedded adapters and once on the
 // cluster adapters against the loopback services; the second spawns three
 // real `serve` processes and a worker against MariaDB, Redis, RabbitMQ and
@@ -80,6 +88,50 @@ function continuousSender(clients: WsClient[], token: string, chat: number, wind
       running = false;
       await Promise.all(loops);
       return acked;
+    },
+  };
+}
+
+const silent = pino({ level: "silent" });
+
+interface InProcess {
+  base: string;
+  ws: string;
+  server: RunningServer;
+  stop(): Promise<void>;
+}
+
+type Mode = "embedded" | "cluster";
+
+/**
+ * One server in this process, on the embedded adapters (as `npm start` runs
+ * it) or on the cluster adapters against the loopback services.
+ */
+async function startInProcess(mode: Mode, extraEnv: Record<string, string>): Promise<InProcess> {
+  const cluster = mode === "cluster";
+  let env: Record<string, string>;
+  let backends: Backends;
+  if (!cluster) {
+    env = { HOST: "127.0.0.1", PORT: "0", LOG_LEVEL: "silent", ...extraEnv };
+    backends = embeddedBackends(loadConfig(env));
+  } else {
+    env = isolatedEnv("ws", extraEnv);
+    await migrate(new URL(env.MYSQL_URL!), fileURLToPath(new URL("../../sql", import.meta.url)));
+    const config = loadConfig(env);
+    backends = clusterBackends(config, config.cluster!, silent);
+  }
+  const config = loadConfig(env);
+  const worker: RunningWorker = await startWorker(config, backends, silent);
+  const server = await startServer(config, backends, silent);
+  return {
+    base: `http://127.0.0.1:${server.port}`,
+    ws: `ws://127.0.0.1:${server.port}/ws`,
+    server,
+    async stop() {
+      await server.close();
+      await worker.close();
+      await backends.close();
+      if (cluster) await cleanupRun(env);
     },
   };
 }
@@ -337,7 +389,9 @@ function rssKiB(pid: number): number {
 }
 
 describe("realtime /ws across three serve processes (real MariaDB, Redis, RabbitMQ, Elasticsearch)", () => {
-  const env = isolatedEnv("wsx", { WS_SENDS_PER_SECOND: "1000000", WORKER_PREFETCH: "1000" });
+  // A generous confirm timeout: these tests are about delivery and memory, and a busy 2-core box
+  // must not turn a slow confirm into a failed send.
+  const env = isolatedEnv("wsx", { WS_SENDS_PER_SECOND: "1000000", WORKER_PREFETCH: "1000", PUBLISH_TIMEOUT_MS: "3000" });
   let servers: Proc[] = [];
   let worker: Proc;
   let apis: Api[];

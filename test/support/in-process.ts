@@ -12,52 +12,58 @@ import { isolatedEnv } from "./env.js";
 
 export type Mode = "embedded" | "cluster";
 
-export interface InProcess {
+export interface InProcessServer {
+  mode: Mode;
+  port: number;
   base: string;
+  /** The socket URL, `ws://…/ws`. */
   ws: string;
-  server: RunningServer;
-  backends: Backends;
+  /** The process's environment (cluster: the isolated run's names). */
+  env: Record<string, string>;
   config: Config;
+  backends: Backends;
+  server: RunningServer;
   /** Stops the worker (what it holds unacked goes back to the queue) and starts a new one on the same backends. */
   restartWorker(): Promise<void>;
   stop(): Promise<void>;
 }
 
 export interface InProcessOptions {
-  /** Names the isolated run (cluster mode). */
-  label?: string;
   /** The server's and worker's logger (silent by default). */
   log?: Logger;
 }
 
 /**
- * One server and a worker in this process, on the embedded adapters (as
- * `npm start` runs it) or on the cluster adapters against the loopback
- * services (an isolated run: own database, prefix, queues and alias).
+ * An API and a worker in this process: on the embedded adapters (as `npm
+ * start` runs) or on the cluster adapters against the loopback services, in
+ * an isolated run that `stop` removes.
  */
-export async function startInProcess(mode: Mode, extraEnv: Record<string, string>, options: InProcessOptions = {}): Promise<InProcess> {
+export async function startInProcess(mode: Mode, label: string, extraEnv: Record<string, string> = {}, options: InProcessOptions = {}): Promise<InProcessServer> {
   const log = options.log ?? pino({ level: "silent" });
-  const cluster = mode === "cluster";
   let env: Record<string, string>;
   let backends: Backends;
-  if (!cluster) {
+  if (mode === "embedded") {
     env = { HOST: "127.0.0.1", PORT: "0", LOG_LEVEL: "silent", ...extraEnv };
     backends = embeddedBackends(loadConfig(env));
   } else {
-    env = isolatedEnv(options.label ?? "ws", extraEnv);
+    env = isolatedEnv(label, extraEnv);
     await migrate(new URL(env.MYSQL_URL!), fileURLToPath(new URL("../../sql", import.meta.url)));
     const config = loadConfig(env);
     backends = clusterBackends(config, config.cluster!, log);
+    await backends.search.ensure(); // as the CLI does before serving
   }
   const config = loadConfig(env);
   let worker: RunningWorker = await startWorker(config, backends, log);
   const server = await startServer(config, backends, log);
   return {
+    mode,
+    port: server.port,
     base: `http://127.0.0.1:${server.port}`,
     ws: `ws://127.0.0.1:${server.port}/ws`,
-    server,
-    backends,
+    env,
     config,
+    backends,
+    server,
     async restartWorker() {
       await worker.close();
       worker = await startWorker(config, backends, log);
@@ -66,7 +72,7 @@ export async function startInProcess(mode: Mode, extraEnv: Record<string, string
       await server.close();
       await worker.close();
       await backends.close();
-      if (cluster) await cleanupRun(env);
+      if (mode === "cluster") await cleanupRun(env);
     },
   };
 }

@@ -9,8 +9,25 @@ const MESSAGE_COLUMNS = "a.token, c.number AS chat_number, m.number, m.body, m.c
 const FROM_MESSAGES =
   "FROM messages m JOIN chats c ON c.id = m.chat_id JOIN applications a ON a.id = c.application_id";
 
-/** Retried on deadlock or lock timeout: two workers touching the same count rows. */
+/**
+ * Retried on deadlock or lock timeout: two workers touching the same count
+ * rows, or a rename updating an application row that a worker batch holds
+ * (it inserts chats under it, then raises its chats_count).
+ */
 const RETRYABLE = new Set(["ER_LOCK_DEADLOCK", "ER_LOCK_WAIT_TIMEOUT"]);
+const MAX_ATTEMPTS = 5;
+
+/** Runs `work` again when InnoDB rolled it back for a lock conflict, after a short random pause so the racers part. */
+async function retryingLockConflicts<T>(work: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await work();
+    } catch (err) {
+      if (attempt >= MAX_ATTEMPTS || !RETRYABLE.has((err as { code?: string }).code ?? "")) throw err;
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * attempt));
+    }
+  }
+}
 
 /** MySQL/MariaDB store. Every statement is parameterized and served by an index. */
 export class MysqlStore implements Store {
@@ -43,7 +60,7 @@ export class MysqlStore implements Store {
   }
 
   async renameApplication(token: string, name: string, updatedAt: number): Promise<Application | null> {
-    await this.pool.execute("UPDATE applications SET name = ?, updated_at = ? WHERE token = ?", [name, new Date(updatedAt), token]);
+    await retryingLockConflicts(() => this.pool.execute("UPDATE applications SET name = ?, updated_at = ? WHERE token = ?", [name, new Date(updatedAt), token]));
     return this.findApplication(token);
   }
 
@@ -188,7 +205,7 @@ export class MysqlStore implements Store {
     const known = events.filter((e) => appIds.has(eventApp(e)));
     const rejected = events.filter((e) => !appIds.has(eventApp(e)));
     if (known.length === 0) return { rejected };
-    for (let attempt = 1; ; attempt++) {
+    await retryingLockConflicts(async () => {
       const conn = await this.pool.getConnection();
       try {
         await conn.beginTransaction();
@@ -196,14 +213,14 @@ export class MysqlStore implements Store {
         await batch.apply(known);
         await conn.commit();
         this.chatIds.remember(batch.learnt);
-        return { rejected };
       } catch (err) {
         await conn.rollback().catch(() => undefined);
-        if (attempt >= 5 || !RETRYABLE.has((err as { code?: string }).code ?? "")) throw err;
+        throw err;
       } finally {
         conn.release();
       }
-    }
+    });
+    return { rejected };
   }
 
   async reconcileCounts(cursor: string | null, batch: number): Promise<{ cursor: string | null; repaired: number }> {

@@ -47,7 +47,7 @@ export interface RouteDeps {
   checkAdmin: (authorization: string) => void;
 }
 
-/** Every REST endpoint of SPEC §2, §9 and §10 (health endpoints live in the server). */
+/** Every REST endpoint (docs/API.md; health endpoints live in the server). */
 export function buildRoutes({ service, access, checkAdmin }: RouteDeps): Route[] {
   const isAdmin = (authorization: string): boolean => {
     try {
