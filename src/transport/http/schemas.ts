@@ -45,7 +45,7 @@ export const optionalNameBody: JSONSchemaType<OptionalNameBody> = {
 
 export const applicationSettingsBody: JSONSchemaType<ApplicationSettingsBody> = {
   type: "object",
-  properties: { name: { ...name, nullable: true }, user_tokens_required: { type: "boolean", nullable: true } },
+  properties: { name: optional(name), user_tokens_required: optional({ type: "boolean" } as const) },
   required: [],
 };
 
