@@ -89,6 +89,8 @@ export interface Config {
   adminKey: string | null;
   /** Bearer key for GET /metrics (API and worker); null: metrics are open. */
   metricsKey: string | null;
+  /** A process that stops refreshing presence (it died) leaves it this long after its last refresh, at most 5/4 of it. */
+  presenceTtlSeconds: number;
   /** How long a rotated application secret keeps verifying user tokens. */
   secretGraceSeconds: number;
   /** CORS_ORIGINS: browser origins allowed to call REST and open sockets; `"*"` every one, empty: CORS off. */
@@ -150,6 +152,7 @@ export function loadConfig(env: Env = process.env): Config {
     workerMetricsPort: env.WORKER_METRICS_PORT ? integer(env, "WORKER_METRICS_PORT", 0, 0, 65535) : null,
     corsOrigins: origins(env, "CORS_ORIGINS"),
     secretGraceSeconds: integer(env, "SECRET_GRACE_SECONDS", 600, 1, 7 * 86_400),
+    presenceTtlSeconds: integer(env, "PRESENCE_TTL_SECONDS", 20, 2, 3600),
     redisPrefix: text(env, "REDIS_PREFIX", "chat:"),
     queueName: text(env, "QUEUE_NAME", "chat.writes"),
     searchAlias: text(env, "SEARCH_ALIAS", "chat-messages", /^[a-z0-9_-]{1,64}$/),

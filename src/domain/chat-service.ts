@@ -9,6 +9,7 @@ import { KeyedBatcher } from "./batcher.js";
 import { ANONYMOUS, type Actor } from "./access-control.js";
 import { DomainError, UnavailableError, forbidden, notFound } from "./errors.js";
 import { fresher, mergePages } from "./merge.js";
+import { publishWrites } from "./publish-writes.js";
 import type { CounterRecovery } from "./recovery.js";
 import { isCanonicalToken } from "./token.js";
 import type { Application, Chat, Message, MessageRange, Page, SearchHit, WriteEvent } from "./types.js";
@@ -146,6 +147,11 @@ export class ChatService {
       from = { direction: from.direction === "after" ? "after" : "before", number: versions[versions.length - 1]!.number };
     }
     return pageOf(shown.slice(0, wanted), limit, (last) => String(last.number));
+  }
+
+  /** The chat's `count` newest versions, newest first, tombstones included. */
+  latestVersions(app: string, chat: number, count: number): Promise<Message[]> {
+    return this.versions(app, chat, { direction: "newest" }, count);
   }
 
   /** Up to `count` latest versions in a range, tombstones included: the chat log, merged with the store unless the log alone covers it. */
@@ -304,14 +310,8 @@ export class ChatService {
     await this.deps.chatLog.seed(app, chat, (await store.maxMessageNumber(app, chat)) ?? 0);
   }
 
-  private async publish(events: WriteEvent[]): Promise<void> {
-    if (events.length === 0) return;
-    try {
-      await this.deps.queue.publish(events);
-    } catch (err) {
-      if (err instanceof DomainError) throw err;
-      throw new UnavailableError("the write queue is unavailable", 1);
-    }
+  private publish(events: WriteEvent[]): Promise<void> {
+    return publishWrites(this.deps.queue, events);
   }
 
   /** An edit's version must sort after the one it replaces, even within one ms. */

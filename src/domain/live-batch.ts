@@ -25,6 +25,29 @@ export interface LiveBatch {
   messages: Message[];
 }
 
+/**
+ * A chat's events that are not versions of messages (read markers, typing,
+ * presence) travel on its channel too, as `[LIVE_SIGNAL, frame, exceptUser]`:
+ * a frame ready for subscribers, and the user whose own sockets skip it
+ * (false: none). They take no number and never touch the log.
+ */
+export const LIVE_SIGNAL = 10;
+
+export interface ChatSignal {
+  frame: Record<string, unknown> & { op: string };
+  exceptUser: string | null;
+}
+
+export const encodeChatSignal = (signal: ChatSignal): Buffer => pack([LIVE_SIGNAL, signal.frame, signal.exceptUser ?? false]);
+
+function signalOf(value: unknown): ChatSignal | null {
+  if (!Array.isArray(value) || value.length !== 3 || value[0] !== LIVE_SIGNAL) return null;
+  const [, frame, exceptUser] = value as unknown[];
+  if (typeof frame !== "object" || frame === null || typeof (frame as { op?: unknown }).op !== "string") return null;
+  if (!(typeof exceptUser === "string" || exceptUser === false)) return null;
+  return { frame: frame as ChatSignal["frame"], exceptUser: exceptUser === false ? null : exceptUser };
+}
+
 /** Bus channel of a chat's log, and of an application's chat_created events. */
 export const chatChannel = (app: string, chat: number): string => `${app}:${chat}`;
 export const appChannel = (app: string): string => app;
@@ -47,14 +70,26 @@ export function encodeLiveBatch(batch: LiveBatch): Buffer {
   return pack([CODES[batch.kind], batch.messages.map(packedEntry)]);
 }
 
-/** Decodes a chat channel's frame; null for anything that is not one (a foreign publisher). */
+/** Decodes a chat channel's batch; null for anything that is not one (a signal, a foreign publisher). */
 export function decodeLiveBatch(app: string, chat: number, payload: Uint8Array): LiveBatch | null {
-  let value: unknown;
+  return batchOf(app, chat, unpackSafely(payload));
+}
+
+/** Whatever a chat's channel carries, unpacked once; null for a foreign publisher's bytes. */
+export function decodeChatEvent(app: string, chat: number, payload: Uint8Array): LiveBatch | ChatSignal | null {
+  const value = unpackSafely(payload);
+  return signalOf(value) ?? batchOf(app, chat, value);
+}
+
+function unpackSafely(payload: Uint8Array): unknown {
   try {
-    value = unpackLog(payload);
+    return unpackLog(payload);
   } catch {
     return null;
   }
+}
+
+function batchOf(app: string, chat: number, value: unknown): LiveBatch | null {
   if (!Array.isArray(value) || value.length !== 2 || !Array.isArray(value[1])) return null;
   const kind = typeof value[0] === "number" ? KINDS[value[0]] : undefined;
   if (!kind) return null;

@@ -2,6 +2,7 @@
 // chats and messages by their per-parent numbers. No internal id ever appears here,
 // which is what keeps ids out of every response by construction.
 
+import type { ReadMarker } from "./read-marker.js";
 import type { User } from "./user.js";
 
 export interface Application {
@@ -47,7 +48,9 @@ export type WriteEvent =
   | { kind: "chat"; created: boolean; chat: Chat }
   | { kind: "message"; created: boolean; message: Message }
   /** `message` is the tombstone. */
-  | { kind: "message_deleted"; message: Message };
+  | { kind: "message_deleted"; message: Message }
+  /** Moves a user's marker forward only (applying an older one changes nothing). */
+  | { kind: "read_marker"; marker: ReadMarker };
 
 export interface Page<T> {
   data: T[];

@@ -35,6 +35,11 @@ export interface Store {
   findMessage(app: string, chat: number, number: number): Promise<Message | null>;
   listMessages(app: string, chat: number, range: MessageRange, limit: number): Promise<Message[]>;
 
+  /** Live (not deleted) messages numbered after < number < before. */
+  countMessages(app: string, chat: number, after: number, before: number): Promise<number>;
+  /** The user's persisted read marker; null before their first. */
+  findReadMarker(app: string, chat: number, user: string): Promise<number | null>;
+
   /** Highest persisted numbers, used to restore counters after Redis lost them. */
   maxChatNumber(app: string): Promise<number | null>;
   maxMessageNumber(app: string, chat: number): Promise<number | null>;

@@ -1,3 +1,4 @@
+import type { ReadState } from "../domain/read-marker.js";
 import type { Application, Chat, Message, SearchHit } from "../domain/types.js";
 import type { User } from "../domain/user.js";
 
@@ -36,3 +37,7 @@ export const messageJson = (m: Message) => ({
 });
 
 export const searchHitJson = (h: SearchHit) => ({ number: h.number, body: h.body, sender: senderJson(h.sender), created_at: time(h.createdAt) });
+
+export const userJson = (u: User) => ({ id: u.id, name: u.name });
+
+export const readStateJson = (r: ReadState) => ({ number: r.number, unread: r.unread });

@@ -5,8 +5,14 @@ import type uWS from "uWebSockets.js";
 import WebSocket from "ws";
 import { JoseUserTokens } from "../../src/adapters/jose/jose-user-tokens.js";
 import { MemoryBus } from "../../src/adapters/memory/memory-bus.js";
+import { MemoryBroker } from "../../src/adapters/memory/memory-broker.js";
+import { MemoryPresence } from "../../src/adapters/memory/memory-presence.js";
+import { MemoryWriteQueue } from "../../src/adapters/memory/memory-queue.js";
+import { MemoryReadMarkers } from "../../src/adapters/memory/memory-read-markers.js";
 import { MemoryStore } from "../../src/adapters/memory/memory-store.js";
 import { AccessControl } from "../../src/domain/access-control.js";
+import { PresenceService } from "../../src/domain/presence-service.js";
+import { ReadMarkerService } from "../../src/domain/read-marker-service.js";
 import type { ChatService } from "../../src/domain/chat-service.js";
 import { notFound } from "../../src/domain/errors.js";
 import { chatChannel, encodeLiveBatch } from "../../src/domain/live-batch.js";
@@ -137,10 +143,14 @@ async function rig(options: { pageSize?: number; maxBuffered?: number; maxBackpr
   const app = uws.App();
   const service = new ScriptedService();
   const bus = new BreakableBus();
+  // No application here has credentials (every one is open) and no socket a user: read markers and presence stay unused.
+  const store = new MemoryStore();
+  const chats = service as unknown as ChatService;
   const realtime = mountRealtime(app, {
-    service: service as unknown as ChatService,
-    // No application here has credentials: every one is open, as before identity existed.
-    access: new AccessControl({ store: new MemoryStore(), tokens: new JoseUserTokens(), newSecret: () => "", secretGraceMs: 0, now: Date.now }),
+    service: chats,
+    access: new AccessControl({ store, tokens: new JoseUserTokens(), newSecret: () => "", secretGraceMs: 0, now: Date.now }),
+    readMarkers: new ReadMarkerService({ chats, store, recent: new MemoryReadMarkers(), queue: new MemoryWriteQueue(new MemoryBroker()), now: Date.now, onMarked: () => undefined }),
+    presence: new PresenceService({ presence: new MemoryPresence(), chats, process: "rig", ttlMs: 20_000, watched: () => [], onJoined: () => undefined, onLeft: () => undefined, onError: () => undefined }),
     origins: new OriginPolicy([]),
     bus,
     log: pino({ level: "silent" }),

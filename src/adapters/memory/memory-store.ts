@@ -1,4 +1,6 @@
 import type { ApplicationAccess } from "../../domain/application-access.js";
+import type { ReadMarker } from "../../domain/read-marker.js";
+import { applicationOf } from "../../domain/write-event-app.js";
 import type { Application, Chat, Message, MessageRange, WriteEvent } from "../../domain/types.js";
 import type { AppliedWrites, MessageKey, Store } from "../../ports/store.js";
 import { BoundedLogs } from "./bounded-logs.js";
@@ -30,6 +32,8 @@ export class MemoryStore implements Store {
   private readonly tokens: string[] = [];
   private readonly chats = new Map<string, NumberedLog<Chat>>();
   private readonly messages: BoundedLogs<Message>;
+  /** Keyed "app\0chat\0user". */
+  private readonly readMarkers = new Map<string, number>();
   /** Tombstones ever stored per chat, kept or dropped since: what the count leaves out. */
   private readonly tombstones = new Map<string, number>();
   private closed = false;
@@ -133,6 +137,18 @@ export class MemoryStore implements Store {
     return page.map((message) => ({ ...message }));
   }
 
+  async countMessages(app: string, chat: number, after: number, before: number): Promise<number> {
+    const log = this.messages.shelf(chatKey(app, chat))?.log;
+    if (!log) return 0;
+    let live = 0;
+    for (const message of log.ascending(after, before, Infinity)) if (!message.deleted) live++;
+    return live;
+  }
+
+  async findReadMarker(app: string, chat: number, user: string): Promise<number | null> {
+    return this.readMarkers.get(`${chatKey(app, chat)}\u0000${user}`) ?? null;
+  }
+
   async maxChatNumber(app: string): Promise<number | null> {
     return this.chats.get(app)?.highest()?.number ?? null;
   }
@@ -147,9 +163,10 @@ export class MemoryStore implements Store {
   async applyWrites(events: WriteEvent[]): Promise<AppliedWrites> {
     const rejected: WriteEvent[] = [];
     for (const event of events) {
-      if (!this.apps.has(event.kind === "chat" ? event.chat.app : event.message.app)) rejected.push(event);
+      if (!this.apps.has(applicationOf(event))) rejected.push(event);
       else if (event.kind === "chat") this.applyChat(event.chat);
       else if (event.kind === "message_deleted") this.applyDeletion(event.message);
+      else if (event.kind === "read_marker") this.applyReadMarker(event.marker);
       else this.applyMessage(event.message);
     }
     return { rejected };
@@ -199,10 +216,17 @@ export class MemoryStore implements Store {
     this.tombstones.set(key, (this.tombstones.get(key) ?? 0) + 1);
   }
 
+  /** Forward only: an older or repeated marker changes nothing. */
+  private applyReadMarker(marker: ReadMarker): void {
+    this.chatOf({ app: marker.app, chat: marker.chat, createdAt: marker.updatedAt });
+    const key = `${chatKey(marker.app, marker.chat)}\u0000${marker.user}`;
+    this.readMarkers.set(key, Math.max(this.readMarkers.get(key) ?? 0, marker.number));
+  }
+
   /** The message's chat; one that overtook its chat's own event gets a
    * placeholder at version 0, which holds the count until that event (any
    * version > 0) fills it in. */
-  private chatOf(message: Message): Chat {
+  private chatOf(message: Pick<Message, "app" | "chat" | "createdAt">): Chat {
     const chats = this.chatLog(message.app);
     let chat = chats.get(message.chat);
     if (!chat) {

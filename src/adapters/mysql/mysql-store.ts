@@ -1,5 +1,7 @@
 import mysql, { type Pool, type PoolConnection, type ResultSetHeader, type RowDataPacket } from "mysql2/promise";
 import type { ApplicationAccess } from "../../domain/application-access.js";
+import type { ReadMarker } from "../../domain/read-marker.js";
+import { applicationOf } from "../../domain/write-event-app.js";
 import type { Application, Chat, Message, MessageRange, WriteEvent } from "../../domain/types.js";
 import type { AppliedWrites, MessageKey, Store } from "../../ports/store.js";
 
@@ -161,6 +163,23 @@ export class MysqlStore implements Store {
     return rows.map(toMessage);
   }
 
+  async countMessages(app: string, chat: number, after: number, before: number): Promise<number> {
+    const [rows] = await this.pool.execute<RowDataPacket[]>(
+      `SELECT COUNT(*) AS n ${FROM_MESSAGES} WHERE a.token = ? AND c.number = ? AND m.deleted_at IS NULL AND m.number > ? AND m.number < ?`,
+      [app, chat, after, Math.min(before, 2 ** 32)],
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  async findReadMarker(app: string, chat: number, user: string): Promise<number | null> {
+    const [rows] = await this.pool.execute<RowDataPacket[]>(
+      `SELECT r.number FROM read_markers r JOIN chats c ON c.id = r.chat_id JOIN applications a ON a.id = c.application_id
+       WHERE a.token = ? AND c.number = ? AND r.user_id = ?`,
+      [app, chat, user],
+    );
+    return rows[0] ? Number(rows[0].number) : null;
+  }
+
   async maxChatNumber(app: string): Promise<number | null> {
     const [rows] = await this.pool.execute<RowDataPacket[]>(
       "SELECT MAX(c.number) AS n FROM chats c JOIN applications a ON a.id = c.application_id WHERE a.token = ?",
@@ -199,11 +218,11 @@ export class MysqlStore implements Store {
 
   async applyWrites(events: WriteEvent[]): Promise<AppliedWrites> {
     if (events.length === 0) return { rejected: [] };
-    const appIds = await this.resolveAppIds([...new Set(events.map(eventApp))]);
+    const appIds = await this.resolveAppIds([...new Set(events.map(applicationOf))]);
     // Writes for an application that does not exist cannot be applied by
     // retrying; they go back to the caller, which dead-letters them.
-    const known = events.filter((e) => appIds.has(eventApp(e)));
-    const rejected = events.filter((e) => !appIds.has(eventApp(e)));
+    const known = events.filter((e) => appIds.has(applicationOf(e)));
+    const rejected = events.filter((e) => !appIds.has(applicationOf(e)));
     if (known.length === 0) return { rejected };
     await retryingLockConflicts(async () => {
       const conn = await this.pool.getConnection();
@@ -312,8 +331,10 @@ class WriteBatch {
     const chats = events.flatMap((e) => (e.kind === "chat" ? [e] : []));
     const messages = events.flatMap((e) => (e.kind === "message" ? [e] : []));
     const deletions = events.flatMap((e) => (e.kind === "message_deleted" ? [e.message] : []));
+    const markers = events.flatMap((e) => (e.kind === "read_marker" ? [e.marker] : []));
     if (chats.length > 0) await this.writeChats(chats);
     if (messages.length > 0) await this.writeMessages(messages);
+    if (markers.length > 0) await this.writeReadMarkers(markers);
     // Chats first, so a placeholder a deletion needs is counted; the rows after
     // the counts, so a message created and deleted in one batch nets to zero.
     if (deletions.length > 0) await this.resolveChats(deletions);
@@ -376,6 +397,18 @@ class WriteBatch {
     }
   }
 
+  /** Upserts keeping the greater number, so markers applied in any order, or again, end at the highest. */
+  private async writeReadMarkers(markers: ReadMarker[]): Promise<void> {
+    await this.resolveChats(markers.map((m) => ({ app: m.app, chat: m.chat, createdAt: m.updatedAt })));
+    await this.conn.query(
+      `INSERT INTO read_markers (chat_id, user_id, number, updated_at) VALUES ?
+       ON DUPLICATE KEY UPDATE
+         updated_at = IF(VALUES(number) > number, VALUES(updated_at), updated_at),
+         number = GREATEST(number, VALUES(number))`,
+      [markers.map((m) => [this.chatId(m), m.user, m.number, d(m.updatedAt)])],
+    );
+  }
+
   /**
    * A live row becomes a tombstone (and its chat counts one fewer); a
    * deletion that overtook its message inserts the tombstone, which the
@@ -407,7 +440,7 @@ class WriteBatch {
   /** Chat ids for the messages' chats: from memory, else one lookup; a chat whose own
    * event has not arrived yet gets a placeholder row (name null, updated_at at the
    * epoch) that its event will then overwrite. */
-  private async resolveChats(messages: Message[]): Promise<void> {
+  private async resolveChats(messages: ChatOf[]): Promise<void> {
     const unknown = (): Map<number, number[]> => {
       const wanted = new Map<number, Set<number>>();
       for (const m of messages) {
@@ -461,16 +494,15 @@ class WriteBatch {
     return id;
   }
 
-  private chatId(m: Message): number {
+  private chatId(m: Pick<ChatOf, "app" | "chat">): number {
     const id = this.lookup(this.appId(m.app), m.chat);
     if (id === undefined) throw new Error("chat missing from batch resolution");
     return id;
   }
 }
 
-function eventApp(e: WriteEvent): string {
-  return e.kind === "chat" ? e.chat.app : e.message.app;
-}
+/** What a write needs of its chat's row: which chat, and a creation time for a placeholder. */
+type ChatOf = Pick<Message, "app" | "chat" | "createdAt">;
 
 function groupBy<T, K>(items: T[], key: (item: T) => K): Map<K, T[]> {
   const groups = new Map<K, T[]>();

@@ -2,6 +2,8 @@ import { timingSafeEqual } from "node:crypto";
 import type { HttpRequest, HttpResponse, TemplatedApp } from "uWebSockets.js";
 import type { ChatService } from "../../domain/chat-service.js";
 import type { AccessControl } from "../../domain/access-control.js";
+import type { PresenceService } from "../../domain/presence-service.js";
+import type { ReadMarkerService } from "../../domain/read-marker-service.js";
 import { CredentialRefused, DomainError, UnavailableError } from "../../domain/errors.js";
 import { limits } from "../../domain/limits.js";
 import type { RateLimiter } from "../../domain/rate-limiter.js";
@@ -25,6 +27,8 @@ export interface ReadinessCheck {
 export interface HttpDeps {
   service: ChatService;
   access: AccessControl;
+  readMarkers: ReadMarkerService;
+  presence: PresenceService;
   /** CORS: which browser origins may call the API. */
   origins: OriginPolicy;
   adminKey: string | null;
@@ -63,7 +67,7 @@ interface Answer {
 
 /** Mounts the REST API, health endpoints and OpenAPI document on a uWS app. */
 export function mountHttp(app: TemplatedApp, deps: HttpDeps): HttpServer {
-  const routes = buildRoutes({ service: deps.service, access: deps.access, checkAdmin: adminCheck(deps.adminKey) });
+  const routes = buildRoutes({ service: deps.service, access: deps.access, readMarkers: deps.readMarkers, presence: deps.presence, checkAdmin: adminCheck(deps.adminKey) });
   const router = new Router(routes);
   const openapi = JSON.stringify(buildOpenApi(routes));
   let draining = false;

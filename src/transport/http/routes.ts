@@ -1,11 +1,13 @@
 import type { JSONSchemaType } from "ajv";
-import { reaches, type AccessControl, type Actor } from "../../domain/access-control.js";
+import { reaches, userOf, type AccessControl, type Actor } from "../../domain/access-control.js";
 import type { ChatService, Created } from "../../domain/chat-service.js";
+import type { PresenceService } from "../../domain/presence-service.js";
+import type { ReadMarkerService } from "../../domain/read-marker-service.js";
 import { idempotencyKeyRule, isIdempotencyKey } from "../../domain/idempotency-key.js";
 import { CredentialRefused, DomainError, notFound } from "../../domain/errors.js";
 import { clampLimit, limits, parseNumber } from "../../domain/limits.js";
 import type { Application, MessageRange, Page } from "../../domain/types.js";
-import { applicationJson, chatJson, messageJson, searchHitJson } from "../representations.js";
+import { applicationJson, chatJson, messageJson, readStateJson, searchHitJson, userJson } from "../representations.js";
 import * as schemas from "./schemas.js";
 import { bodyValidator, queryValidator, type Validator } from "./validation.js";
 
@@ -43,12 +45,14 @@ export interface Route {
 export interface RouteDeps {
   service: ChatService;
   access: AccessControl;
+  readMarkers: ReadMarkerService;
+  presence: PresenceService;
   /** Throws unless the Authorization header carries the admin key. */
   checkAdmin: (authorization: string) => void;
 }
 
 /** Every REST endpoint (docs/API.md; health endpoints live in the server). */
-export function buildRoutes({ service, access, checkAdmin }: RouteDeps): Route[] {
+export function buildRoutes({ service, access, readMarkers, presence, checkAdmin }: RouteDeps): Route[] {
   const isAdmin = (authorization: string): boolean => {
     try {
       checkAdmin(authorization);
@@ -144,6 +148,18 @@ export function buildRoutes({ service, access, checkAdmin }: RouteDeps): Route[]
   add(["PATCH", "PUT"], chat, { summary: "Rename a chat", response: "Chat", body: schemas.nameBody }, async (p, b, _q, r) => {
     await actorOf(r, p.token!, num(p.chat));
     return chatJson(await service.renameChat(p.token!, num(p.chat), checkName(b.name)));
+  });
+  add("GET", `${chat}/presence`, { summary: "The users subscribed to the chat now, on any process, each once", response: "Presence" }, async (p, _b, _q, r) => {
+    await actorOf(r, p.token!, num(p.chat));
+    return { data: (await presence.members(p.token!, num(p.chat))).map(userJson) };
+  });
+  add("GET", `${chat}/read`, { summary: "The user token's user's read marker and unread count", response: "ReadState" }, async (p, _b, _q, r) => {
+    const actor = await actorOf(r, p.token!, num(p.chat));
+    return readStateJson(await readMarkers.state(p.token!, num(p.chat), userOf(actor, "a read marker")));
+  });
+  add("PUT", `${chat}/read`, { summary: "Move the user's read marker forward (never backwards)", response: "ReadState", body: schemas.readBody }, async (p, b, _q, r) => {
+    const actor = await actorOf(r, p.token!, num(p.chat));
+    return readStateJson(await readMarkers.mark(p.token!, num(p.chat), userOf(actor, "a read marker"), b.number));
   });
 
   add("POST", `${chat}/messages`, { summary: "Send a message (201; 200 for a repeated Idempotency-Key); sender is the user token's user", status: 201, response: "Message", body: schemas.messageBody, rateLimited: true }, async (p, b, _q, r) => {

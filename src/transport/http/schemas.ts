@@ -49,6 +49,16 @@ export const applicationSettingsBody: JSONSchemaType<ApplicationSettingsBody> = 
   required: [],
 };
 
+export interface ReadBody {
+  number: number;
+}
+
+export const readBody: JSONSchemaType<ReadBody> = {
+  type: "object",
+  properties: { number: { type: "integer", minimum: 0, maximum: limits.numberMax } },
+  required: ["number"],
+};
+
 export const messageBody: JSONSchemaType<MessageBody> = {
   type: "object",
   properties: { body },
@@ -146,6 +156,19 @@ export const responseSchemas = {
     type: "object",
     properties: { number: { type: "integer" }, body: { type: "string" }, sender, created_at: timestamp },
     required: ["number", "body", "sender", "created_at"],
+  },
+  ReadState: {
+    type: "object",
+    properties: {
+      number: { type: "integer", description: "the highest message number the user marked read (0 before the first)" },
+      unread: { type: "integer", description: "messages above it that exist and are not deleted" },
+    },
+    required: ["number", "unread"],
+  },
+  Presence: {
+    type: "object",
+    properties: { data: { type: "array", items: { $ref: "#/components/schemas/User" } } },
+    required: ["data"],
   },
   User: {
     type: "object",

@@ -3,10 +3,11 @@ import type { ErrorCode } from "../../domain/errors.js";
 import { idempotencyKeyRule, isIdempotencyKey } from "../../domain/idempotency-key.js";
 import { limits } from "../../domain/limits.js";
 import type { LiveKind } from "../../domain/live-batch.js";
+import type { ReadState } from "../../domain/read-marker.js";
 import type { Message } from "../../domain/types.js";
 import type { User } from "../../domain/user.js";
 import { USER_TOKEN_MAX_CHARS } from "../../domain/user-token.js";
-import { senderJson } from "../representations.js";
+import { senderJson, userJson } from "../representations.js";
 
 // The /ws wire protocol (see PROTOCOL.md next to this file): frame shapes,
 // strict hand-written guards for client frames, the two encodings, and the
@@ -60,6 +61,9 @@ export type ClientFrame =
   | { op: "subscribe"; ref?: Ref; app: string; chat?: number; since?: number }
   | { op: "unsubscribe"; ref?: Ref; app: string; chat?: number }
   | { op: "send"; ref?: Ref; app: string; chat: number; body: string; key?: string }
+  | { op: "read"; ref?: Ref; app: string; chat: number; number: number }
+  | { op: "presence"; ref?: Ref; app: string; chat: number }
+  | { op: "typing"; ref?: Ref; app: string; chat: number }
   | { op: "ping"; ref?: Ref };
 
 export interface FieldProblem {
@@ -87,6 +91,9 @@ const allowedFields: Record<ClientFrame["op"], readonly string[]> = {
   subscribe: ["op", "ref", "app", "chat", "since"],
   unsubscribe: ["op", "ref", "app", "chat"],
   send: ["op", "ref", "app", "chat", "body", "key"],
+  read: ["op", "ref", "app", "chat", "number"],
+  presence: ["op", "ref", "app", "chat"],
+  typing: ["op", "ref", "app", "chat"],
   ping: ["op", "ref"],
 };
 
@@ -139,7 +146,7 @@ export function validateFrame(raw: unknown): ClientFrame {
     if (typeof raw.app !== "string" || raw.app.length < 1 || raw.app.length > APP_MAX_CHARS) {
       problems.push({ field: "app", message: `must be an application token (a string of 1 to ${APP_MAX_CHARS} characters)` });
     }
-    const chatRequired = kind === "send";
+    const chatRequired = kind !== "subscribe" && kind !== "unsubscribe";
     if (raw.chat !== undefined || chatRequired) {
       if (!isNumber(raw.chat, 1)) problems.push({ field: "chat", message: `must be an integer from 1 to ${limits.numberMax}` });
     }
@@ -148,6 +155,7 @@ export function validateFrame(raw: unknown): ClientFrame {
     if (!isNumber(raw.since, 0)) problems.push({ field: "since", message: `must be an integer from 0 to ${limits.numberMax}` });
     else if (raw.chat === undefined) problems.push({ field: "since", message: "is only valid with a chat (application subscriptions do not replay)" });
   }
+  if (kind === "read" && !isNumber(raw.number, 0)) problems.push({ field: "number", message: `must be an integer from 0 to ${limits.numberMax}` });
   if (kind === "send") {
     const body = raw.body;
     if (typeof body !== "string" || body.length === 0) problems.push({ field: "body", message: "must be a non-empty string" });
@@ -204,4 +212,19 @@ export function liveFrame(kind: LiveKind, m: Message): ServerFrame {
 }
 
 /** The answer to `auth`: who the socket acts as from now on. */
-export const authedFrame = (user: User): ServerFrame => ({ op: "authed", user: { id: user.id, name: user.name } });
+export const authedFrame = (user: User): ServerFrame => ({ op: "authed", user: userJson(user) });
+
+/** To a chat's subscribers: a user's read marker moved. */
+export const readFrame = (app: string, chat: number, user: User, number: number): ServerFrame => ({ op: "read", app, chat, user: userJson(user), number });
+
+/** The answer to `read`: the socket's user's marker and what lies above it. */
+export const readStateFrame = (app: string, chat: number, state: ReadState): ServerFrame => ({ op: "read_state", app, chat, number: state.number, unread: state.unread });
+
+/** The answer to `presence`: the chat's members, each once. */
+export const presenceFrame = (app: string, chat: number, members: User[]): ServerFrame => ({ op: "presence", app, chat, members: members.map(userJson) });
+
+/** To a chat's subscribers: a user's first socket anywhere subscribed, or their last one went. */
+export const presenceChangeFrame = (change: "joined" | "left", app: string, chat: number, user: User): ServerFrame => ({ op: `presence_${change}`, app, chat, user: userJson(user) });
+
+/** To a chat's other subscribers: a user is typing. */
+export const typingFrame = (app: string, chat: number, user: User): ServerFrame => ({ op: "typing", app, chat, user: userJson(user) });

@@ -48,6 +48,7 @@ export class Subscription implements DirectReceiver {
   private feed: Feed | null = null;
   private readonly buffered = new Map<number, Delivery>();
   private updates: Delivery[] = [];
+  private onEnd: (() => void) | null = null;
   /** Highest message number sent to this socket on this chat. */
   private sent = 0;
 
@@ -150,6 +151,16 @@ export class Subscription implements DirectReceiver {
     return this.conn.checkBackpressure();
   }
 
+  get userId(): string | null {
+    const identity = this.conn.identity;
+    return identity && identity.app === this.app ? identity.user.id : null;
+  }
+
+  deliver(delivery: Delivery): void {
+    this.conn.sendEncoded(delivery.bytes(this.conn.encoding));
+    this.conn.checkBackpressure();
+  }
+
   dropSlow(why: string): void {
     this.conn.dropSlow(why);
   }
@@ -168,11 +179,18 @@ export class Subscription implements DirectReceiver {
     return this.phase === "ended";
   }
 
+  /** Runs once when the subscription ends (its user leaves presence). */
+  whenEnded(onEnd: () => void): void {
+    this.onEnd = onEnd;
+  }
+
   /** Unsubscribe or socket close. `socketOpen` false: uWS already dropped the socket's topics. */
   end(socketOpen: boolean): void {
     if (this.phase === "ended") return;
     const wasLive = this.phase === "live";
     this.phase = "ended";
+    this.onEnd?.();
+    this.onEnd = null;
     this.buffered.clear();
     this.updates = [];
     const feed = this.feed;

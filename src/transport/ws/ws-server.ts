@@ -1,7 +1,11 @@
 import type { HttpResponse, TemplatedApp, WebSocket } from "uWebSockets.js";
 import type { Config } from "../../config.js";
 import type { ChatService } from "../../domain/chat-service.js";
-import type { AccessControl } from "../../domain/access-control.js";
+import { userOf, type AccessControl } from "../../domain/access-control.js";
+import type { PresenceService } from "../../domain/presence-service.js";
+import type { ReadMarkerService } from "../../domain/read-marker-service.js";
+import { TypingThrottle } from "../../domain/typing-throttle.js";
+import type { User } from "../../domain/user.js";
 import { CredentialRefused, DomainError } from "../../domain/errors.js";
 import { limits } from "../../domain/limits.js";
 import type { Logger } from "../../log.js";
@@ -9,7 +13,7 @@ import type { Bus } from "../../ports/bus.js";
 import { statusLine, statusOfCode } from "../http/status.js";
 import type { OriginPolicy } from "../origin-policy.js";
 import { Connection } from "./connection.js";
-import { Feeds } from "./feeds.js";
+import { Feeds, TYPING_INTERVAL_MS } from "./feeds.js";
 import { appChannel, chatChannel } from "../../domain/live-batch.js";
 import type { Chat } from "../../domain/types.js";
 import {
@@ -19,11 +23,16 @@ import {
   decodeFrame,
   FrameError,
   negotiate,
+  presenceChangeFrame,
+  presenceFrame,
+  readFrame,
+  readStateFrame,
   refOf,
   validateFrame,
   type ClientFrame,
   type Ref,
   type ServerFrame,
+  typingFrame,
   type WsErrorCode,
 } from "./protocol.js";
 import { Subscription, type SubscriptionOptions } from "./subscription.js";
@@ -31,6 +40,8 @@ import { Subscription, type SubscriptionOptions } from "./subscription.js";
 export interface RealtimeDeps {
   service: ChatService;
   access: AccessControl;
+  readMarkers: ReadMarkerService;
+  presence: PresenceService;
   /** CORS_ORIGINS: upgrades from other browser origins are refused. */
   origins: OriginPolicy;
   bus: Bus;
@@ -43,6 +54,12 @@ export interface RealtimeDeps {
 export interface Realtime {
   /** The ChatService's onChatCreated: publishes the chat_created frame on the application's channel. */
   onChatCreated(chat: Chat): void;
+  /** The ReadMarkerService's onMarked: tells the chat's subscribers on every process. */
+  onReadMarker(app: string, chat: number, user: User, number: number): void;
+  /** The PresenceService's onJoined and onLeft: tells the chat's subscribers on every process. */
+  onPresence(change: "joined" | "left", app: string, chat: number, user: User): void;
+  /** The chats this process has subscribers of (which presence sweeps). */
+  watchedChats(): Iterable<{ app: string; chat: number }>;
   /** Local numbers, for logs and tests. */
   stats(): { connections: number; feeds: number; resuming: number; slowConsumers: number };
   /** Graceful shutdown: every socket gets 1001 going away. */
@@ -88,6 +105,7 @@ export function mountRealtime(app: TemplatedApp, deps: RealtimeDeps): Realtime {
     sendsPerSecond: cfg.sendsPerSecond,
   };
   let closing = false;
+  const typingSent = new TypingThrottle(TYPING_INTERVAL_MS);
   let slowConsumers = 0;
   let lostChatEvents = 0;
   let lastLossLog = 0;
@@ -197,6 +215,26 @@ export function mountRealtime(app: TemplatedApp, deps: RealtimeDeps): Realtime {
         return;
       case "subscribe":
         return subscribe(conn, frame, ref);
+      case "presence":
+        access
+          .actor(frame.app, frame.chat, conn.identity)
+          .then(() => deps.presence.members(frame.app, frame.chat))
+          .then(
+            (members) => conn.send(withRef(presenceFrame(frame.app, frame.chat, members), ref)),
+            (err: unknown) => failed(conn, ref, err, "presence"),
+          );
+        return;
+      case "typing":
+        return typing(conn, frame, ref);
+      case "read":
+        access
+          .actor(frame.app, frame.chat, conn.identity)
+          .then((actor) => deps.readMarkers.mark(frame.app, frame.chat, userOf(actor, "marking a chat read"), frame.number))
+          .then(
+            (state) => conn.send(withRef(readStateFrame(frame.app, frame.chat, state), ref)),
+            (err: unknown) => failed(conn, ref, err, "read"),
+          );
+        return;
       case "unsubscribe": {
         const channel = frame.chat === undefined ? appChannel(frame.app) : chatChannel(frame.app, frame.chat);
         const sub = conn.subs.get(channel);
@@ -225,6 +263,20 @@ export function mountRealtime(app: TemplatedApp, deps: RealtimeDeps): Realtime {
     );
   }
 
+  /** Passed on to the chat's other subscribers everywhere; never queued or stored. No reply; over the cap it is dropped, not refused. */
+  function typing(conn: Connection, frame: Extract<ClientFrame, { op: "typing" }>, ref: Ref | undefined): void {
+    access.actor(frame.app, frame.chat, conn.identity).then(
+      (actor) => {
+        const user = userOf(actor, "typing");
+        // Capped here too, so a fast typist costs no bus traffic; subscribers' processes cap it again.
+        if (typingSent.pass(`${frame.app}\u0000${frame.chat}\u0000${user.id}`)) {
+          feeds.publishSignal(frame.app, frame.chat, typingFrame(frame.app, frame.chat, user), user.id).catch((err: unknown) => log.warn({ err }, "typing not published on the bus"));
+        }
+      },
+      (err: unknown) => failed(conn, ref, err, "typing"),
+    );
+  }
+
   function subscribe(conn: Connection, frame: Extract<ClientFrame, { op: "subscribe" }>, ref: Ref | undefined): void {
     const chat = frame.chat ?? null;
     const channel = chat === null ? appChannel(frame.app) : chatChannel(frame.app, chat);
@@ -239,6 +291,12 @@ export function mountRealtime(app: TemplatedApp, deps: RealtimeDeps): Realtime {
       .then(
       (replayed) => {
         if (sub.phase === "ended") return;
+        const identity = conn.identity;
+        if (chat !== null && identity && identity.app === frame.app) {
+          // A member of the chat while this subscription lasts.
+          deps.presence.enter(frame.app, chat, identity.user);
+          sub.whenEnded(() => deps.presence.exit(frame.app, chat, identity.user));
+        }
         const reply = target({ op: "subscribed" }, frame.app, frame.chat);
         if (frame.since !== undefined) reply.replayed = replayed;
         conn.send(withRef(reply, ref));
@@ -276,6 +334,13 @@ export function mountRealtime(app: TemplatedApp, deps: RealtimeDeps): Realtime {
         lastLossLog = now;
         log.warn({ err, lost: lostChatEvents }, "chat_created events not published on the bus");
       });
+    },
+    onPresence(change, app, chat, user) {
+      feeds.publishSignal(app, chat, presenceChangeFrame(change, app, chat, user)).catch((err: unknown) => log.warn({ err }, "presence event not published on the bus"));
+    },
+    watchedChats: () => feeds.chats(),
+    onReadMarker(app, chat, user, number) {
+      feeds.publishSignal(app, chat, readFrame(app, chat, user, number)).catch((err: unknown) => log.warn({ err }, "read event not published on the bus"));
     },
     stats: () => ({ connections: connections.size, feeds: feeds.size, resuming: feeds.resuming, slowConsumers }),
     async close() {
