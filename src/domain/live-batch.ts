@@ -52,8 +52,8 @@ function signalOf(value: unknown): ChatSignal | null {
 export const chatChannel = (app: string, chat: number): string => `${app}:${chat}`;
 export const appChannel = (app: string): string => app;
 
-/** Lua's cmsgpack writes millisecond timestamps as 64-bit integers: read them as numbers. */
-const unpackr = new Unpackr({ int64AsType: "number" });
+/** Lua's cmsgpack writes millisecond timestamps as 64-bit integers: read them as numbers. Signals' frames are maps: read them as objects. */
+const unpackr = new Unpackr({ int64AsType: "number", mapsAsObjects: true });
 
 /** Unpacks a log entry or frame written by either log (Lua cmsgpack or msgpackr). */
 export const unpackLog = (bytes: Uint8Array): unknown => unpackr.unpack(bytes);

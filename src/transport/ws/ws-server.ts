@@ -265,16 +265,15 @@ export function mountRealtime(app: TemplatedApp, deps: RealtimeDeps): Realtime {
 
   /** Passed on to the chat's other subscribers everywhere; never queued or stored. No reply; over the cap it is dropped, not refused. */
   function typing(conn: Connection, frame: Extract<ClientFrame, { op: "typing" }>, ref: Ref | undefined): void {
-    access.actor(frame.app, frame.chat, conn.identity).then(
-      (actor) => {
+    access
+      .actor(frame.app, frame.chat, conn.identity)
+      .then((actor) => {
         const user = userOf(actor, "typing");
         // Capped here too, so a fast typist costs no bus traffic; subscribers' processes cap it again.
-        if (typingSent.pass(`${frame.app}\u0000${frame.chat}\u0000${user.id}`)) {
-          feeds.publishSignal(frame.app, frame.chat, typingFrame(frame.app, frame.chat, user), user.id).catch((err: unknown) => log.warn({ err }, "typing not published on the bus"));
-        }
-      },
-      (err: unknown) => failed(conn, ref, err, "typing"),
-    );
+        if (!typingSent.pass(`${frame.app}\u0000${frame.chat}\u0000${user.id}`)) return;
+        return feeds.publishSignal(frame.app, frame.chat, typingFrame(frame.app, frame.chat, user), user.id);
+      })
+      .catch((err: unknown) => failed(conn, ref, err, "typing"));
   }
 
   function subscribe(conn: Connection, frame: Extract<ClientFrame, { op: "subscribe" }>, ref: Ref | undefined): void {
