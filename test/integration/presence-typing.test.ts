@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Redis } from "ioredis";
 import { cleanupRun } from "../support/cleanup.js";
-import { eventually, isolatedEnv } from "../support/env.js";
+import { isolatedEnv } from "../support/env.js";
 import { Api } from "../support/http.js";
 import { startInProcess, type InProcessServer } from "../support/in-process.js";
 import { spawnCluster, type Proc } from "../support/processes.js";
