@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { eventually } from "./env.js";
 import { Api } from "./http.js";
+import { userToken } from "./user-tokens.js";
 
 export interface Target {
   base: string;
@@ -300,6 +301,33 @@ export function restAcceptance(mode: string, start: () => Promise<Target>): void
       const doc = await api.get("/api/v1/openapi.json");
       assert.equal(doc.json.openapi, "3.1.0");
       assert.ok(doc.json.paths["/api/v1/applications/{token}/chats/{chat}/messages"].post.requestBody);
+    });
+
+    it("serves identity, deletes, read markers and presence (their answers join the walk below)", async () => {
+      const created = await api.post("/api/v1/applications", { name: "identity walk" });
+      const base = `/api/v1/applications/${created.json.token}`;
+      assert.equal((await api.postReady(`${base}/chats`, { name: "walk" })).status, 201);
+      const rotated = await api.post(`${base}/secret`, undefined, { authorization: `Bearer ${created.json.secret}` });
+      assert.equal(rotated.status, 200);
+      const secret = rotated.json.secret as string;
+      const auth = { authorization: `Bearer ${await userToken(secret, { sub: "walker", name: "Walker", app: created.json.token })}` };
+      assert.equal((await api.patch(base, { user_tokens_required: true }, { authorization: `Bearer ${secret}` })).json.user_tokens_required, true);
+      const sent = await api.post(`${base}/chats/1/messages`, { body: "walking" }, auth);
+      assert.deepEqual(sent.json.sender, { id: "walker", name: "Walker" });
+      assert.equal((await api.post(`${base}/chats/1/messages`, { body: "to delete" }, auth)).status, 201);
+      assert.deepEqual((await api.put(`${base}/chats/1/read`, { number: 1 }, auth)).json, { number: 1, unread: 1 });
+      assert.deepEqual((await api.get(`${base}/chats/1/read`, auth)).json, { number: 1, unread: 1 });
+      assert.deepEqual((await api.get(`${base}/chats/1/presence`, auth)).json, { data: [] });
+      assert.equal((await api.call("DELETE", `${base}/chats/1/messages/2`, undefined, auth)).status, 204);
+      assert.deepEqual((await api.get(`${base}/chats/1/read`, auth)).json, { number: 1, unread: 0 });
+      for (const res of [await api.get(`${base}/chats/1/messages`), await api.get(`${base}/chats/1/read`), await api.get(`${base}/chats/1/presence`)]) {
+        assert.deepEqual([res.status, res.json.error.code], [401, "unauthorized"]);
+      }
+      const page = await api.get(`${base}/chats/1/messages`, auth);
+      assert.deepEqual(page.json.data.map((m: { number: number }) => m.number), [1]);
+      const doc = await api.get("/api/v1/openapi.json");
+      for (const path of ["/api/v1/applications/{token}/secret", "/api/v1/applications/{token}/chats/{chat}/read", "/api/v1/applications/{token}/chats/{chat}/presence"]) assert.ok(doc.json.paths[path], path);
+      assert.ok(doc.json.paths["/api/v1/applications/{token}/chats/{chat}/messages/{message}"].delete);
     });
 
     it("never shows an internal id in any response", () => {
