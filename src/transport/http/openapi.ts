@@ -45,7 +45,14 @@ export function buildOpenApi(routes: Route[]): unknown {
     openapi: "3.1.0",
     info: { title: "Chat backend", version: "1" },
     paths,
-    components: { schemas: responseSchemas },
+    components: {
+      schemas: responseSchemas,
+      // Optional on open applications, required on closed ones (docs/API.md "Users and access").
+      securitySchemes: {
+        userToken: { type: "http", scheme: "bearer", bearerFormat: "JWT", description: "a user token: HS256, signed with the application's secret" },
+        applicationSecret: { type: "http", scheme: "bearer", description: "the application's secret (settings and rotation)" },
+      },
+    },
   };
 }
 

@@ -202,9 +202,10 @@ export function mountRealtime(app: TemplatedApp, deps: RealtimeDeps): Realtime {
         conn.send(withRef({ op: "pong" }, ref));
         return;
       case "auth":
+        if (!conn.take()) return rateLimited(conn, ref);
         return authenticate(conn, frame.token, ref);
       case "send":
-        if (!conn.take()) return sendError(conn, ref, "rate_limited", `at most ${cfg.sendsPerSecond} sends and subscribes per second per socket`);
+        if (!conn.take()) return rateLimited(conn, ref);
         access
           .actor(frame.app, frame.chat, conn.identity)
           .then((actor) => service.createMessage(frame.app, frame.chat, frame.body, frame.key ?? null, actor.user))
@@ -216,6 +217,7 @@ export function mountRealtime(app: TemplatedApp, deps: RealtimeDeps): Realtime {
       case "subscribe":
         return subscribe(conn, frame, ref);
       case "presence":
+        if (!conn.take()) return rateLimited(conn, ref);
         access
           .actor(frame.app, frame.chat, conn.identity)
           .then(() => deps.presence.members(frame.app, frame.chat))
@@ -227,6 +229,7 @@ export function mountRealtime(app: TemplatedApp, deps: RealtimeDeps): Realtime {
       case "typing":
         return typing(conn, frame, ref);
       case "read":
+        if (!conn.take()) return rateLimited(conn, ref);
         access
           .actor(frame.app, frame.chat, conn.identity)
           .then((actor) => deps.readMarkers.mark(frame.app, frame.chat, userOf(actor, "marking a chat read"), frame.number))
@@ -281,7 +284,7 @@ export function mountRealtime(app: TemplatedApp, deps: RealtimeDeps): Realtime {
     const channel = chat === null ? appChannel(frame.app) : chatChannel(frame.app, chat);
     if (conn.subs.has(channel)) return sendError(conn, ref, "already_subscribed", "this socket already subscribes to it; unsubscribe first to resume from another number");
     if (conn.subs.size >= cfg.maxSubscriptions) return sendError(conn, ref, "too_many_subscriptions", `at most ${cfg.maxSubscriptions} subscriptions per socket`);
-    if (!conn.take()) return sendError(conn, ref, "rate_limited", `at most ${cfg.sendsPerSecond} sends and subscribes per second per socket`);
+    if (!conn.take()) return rateLimited(conn, ref);
     const sub = new Subscription(conn, frame.app, chat, service, feeds, resume);
     conn.subs.set(channel, sub);
     access
@@ -306,6 +309,11 @@ export function mountRealtime(app: TemplatedApp, deps: RealtimeDeps): Realtime {
         failed(conn, ref, err, "subscribe");
       },
     );
+  }
+
+  /** Every op that costs a backend round trip draws on the socket's one budget (typing is capped on its own). */
+  function rateLimited(conn: Connection, ref: Ref | undefined): void {
+    sendError(conn, ref, "rate_limited", `at most ${cfg.sendsPerSecond} sends, subscribes, reads, presence and auth frames per second per socket`);
   }
 
   function failed(conn: Connection, ref: Ref | undefined, err: unknown, op: string): void {
