@@ -35,7 +35,8 @@ Load:
                     (default ceil(R / 150), under the default per-socket limit)
   --protocol P      json | msgpack for the subscribers (default json)
   --body-bytes B    pad each body to B bytes (default 100)
-  --app TOKEN       existing application (its chats 1..C must exist); else one is created
+  --app=TOKEN       existing application (its chats 1..C must exist); else one is
+                    created. Write it with "=": a token can begin with "-"
   --json            print the result as JSON
   --help            this text
 

@@ -24,16 +24,10 @@ export interface WsLoadResult {
 }
 
 export function runWsLoad(a: WsLoadArgs): Promise<WsLoadResult> {
-  const args = [
-    "--import", "tsx", "bench/ws-load.ts",
-    "--url", a.urls.join(","),
-    "--app", a.app,
-    "--chats", String(a.chats),
-    "--rate", String(a.rate),
-    "--duration", String(a.durationS),
-    "--subscribers", String(a.subscribers),
-    "--json",
-  ];
+  const options = { url: a.urls.join(","), app: a.app, chats: a.chats, rate: a.rate, duration: a.durationS, subscribers: a.subscribers };
+  // Always --name=value: a token is base64url and one in 64 begins with "-", which
+  // parseArgs takes for an option after a bare --app and refuses ("ws-load exited 1").
+  const args = ["--import", "tsx", "bench/ws-load.ts", ...Object.entries(options).map(([name, value]) => `--${name}=${value}`), "--json"];
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
@@ -43,7 +37,12 @@ export function runWsLoad(a: WsLoadArgs): Promise<WsLoadResult> {
     const timer = setTimeout(() => child.kill("SIGKILL"), (a.durationS + 120) * 1000);
     child.on("exit", (code, signal) => {
       clearTimeout(timer);
-      if (code !== 0) return reject(new Error(`ws-load exited ${code ?? signal}: ${err.trim().split("\n").slice(-3).join(" / ")}`));
+      if (code !== 0) {
+        // The error's own line, not the tail of its stack (which is all "at …", "}" and the Node version).
+        const lines = err.trim().split("\n");
+        const message = lines.find((l) => /^\w*Error\b/.test(l)) ?? lines.filter((l) => !/^\s+at /.test(l)).slice(-4).join(" / ");
+        return reject(new Error(`ws-load exited ${code ?? signal}: ${message || "(no output)"}`));
+      }
       try {
         resolve(JSON.parse(out.slice(out.indexOf("{"))) as WsLoadResult);
       } catch {
