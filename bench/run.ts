@@ -741,6 +741,8 @@ async function main(): Promise<void> {
   let loadWindow = null as Window | null;
   const settles: Record<string, unknown>[] = [];
   const profiles: { process: string; file: string; summary: ReturnType<typeof summarize> }[] = [];
+  const healthNow = (): ({ target: TargetName } & ReturnType<Target["health"]>)[] => [...targets.values()].map((t) => ({ target: t.name, ...t.health() }));
+  let healthAtEnd: ReturnType<typeof healthNow> | null = null;
   let fatal: unknown = null;
   let floors: Floor[] = [];
   try {
@@ -805,6 +807,8 @@ async function main(): Promise<void> {
       // One product in profile mode (the first given), so one profile directory.
       const product = products[0]!;
       const { api, worker } = product.pids();
+      // Health as it was at the end of the runs: the profiled processes are stopped on purpose.
+      healthAtEnd = healthNow();
       await product.stopProfiled();
       const files = readdirSync(profileDir).filter((f) => f.endsWith(".cpuprofile"));
       for (const [name, pid] of [["API process A", api[0]], ["worker", worker[0]]] as const) {
@@ -818,7 +822,7 @@ async function main(): Promise<void> {
     fatal = err;
     throw err;
   } finally {
-    const health = [...targets.values()].map((t) => ({ target: t.name, ...t.health() }));
+    const health = healthAtEnd ?? healthNow();
     await stopAll();
     addRatios(rows);
     const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? "?", memGiB: Math.round(totalmem() / 2 ** 30), node: process.version, platform: `${process.platform}-${process.arch}` };
