@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Bring the four backing services the integration tests need (SPEC §8) up on
+# Bring the four backing services the integration tests need up on
 # loopback, without Docker: the Debian-installed MariaDB, Redis and RabbitMQ,
 # and Elasticsearch from Maven Central, run from a git-ignored cache folder.
 #

@@ -66,7 +66,7 @@ async function main(argv: string[]): Promise<void> {
     closers.push(() => worker.close());
     log.info({ pid: process.pid }, "worker started");
   }
-  shutdownOn(log, async () => {
+  shutdownOn(log, config.shutdownTimeoutMs, async () => {
     for (const close of closers) await close();
     await backends.close();
   });
@@ -79,22 +79,36 @@ async function runEmbedded(config: Config, log: Logger): Promise<void> {
   const worker = await startWorker(config, backends, log);
   const server = await startServer(config, backends, log);
   log.info({ port: server.port, mode: "embedded", pid: process.pid }, `API listening on http://localhost:${server.port}`);
-  shutdownOn(log, async () => {
+  shutdownOn(log, config.shutdownTimeoutMs, async () => {
     await server.close();
     await worker.close();
     await backends.close();
   });
 }
 
-function shutdownOn(log: Logger, close: () => Promise<void>): void {
+/**
+ * SIGTERM/SIGINT: the server stops accepting, answers what is in flight and
+ * closes WebSockets with 1001, then backends close. Past `timeoutMs` the
+ * process exits 1 whatever is left.
+ */
+function shutdownOn(log: Logger, timeoutMs: number, close: () => Promise<void>): void {
   let closing = false;
   const stop = (signal: string): void => {
     if (closing) return;
     closing = true;
     log.info({ signal }, "shutting down");
+    setTimeout(() => {
+      log.error({ timeoutMs }, "shutdown did not finish within SHUTDOWN_TIMEOUT_MS; exiting");
+      process.exit(1);
+    }, timeoutMs).unref();
     close()
-      .catch((err: unknown) => log.error({ err }, "error during shutdown"))
-      .finally(() => process.exit(0));
+      .then(
+        () => process.exit(0),
+        (err: unknown) => {
+          log.error({ err }, "error during shutdown");
+          process.exit(1);
+        },
+      );
   };
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));

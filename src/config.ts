@@ -81,12 +81,16 @@ export interface Config {
   /** How long an Idempotency-Key (or WebSocket send key) is remembered. */
   idempotencyTtlSeconds: number;
   maxBatch: number;
+  /** Creates one API process holds unanswered at most; past it, 503 at once (load shedding). */
+  maxInflightCreates: number;
   recentPerChat: number;
   recentTtlSeconds: number;
   workerPrefetch: number;
   workerBatchMs: number;
   reconcileIntervalMs: number;
   createsPerSecondPerToken: number;
+  /** Longest graceful shutdown: in-flight requests get this long to be answered. */
+  shutdownTimeoutMs: number;
   /** Embedded mode's memory bound: messages kept per chat and in all. */
   embedded: { maxMessagesPerChat: number; maxMessagesTotal: number };
   ws: {
@@ -126,12 +130,14 @@ export function loadConfig(env: Env = process.env): Config {
     publishTimeoutMs: integer(env, "PUBLISH_TIMEOUT_MS", 5000, 100, 120_000),
     idempotencyTtlSeconds: integer(env, "IDEMPOTENCY_TTL_SECONDS", 600, 1, 7 * 86_400),
     maxBatch: integer(env, "MAX_BATCH", 1000, 1, 100_000),
+    maxInflightCreates: integer(env, "MAX_INFLIGHT_CREATES", 5000, 1, 1_000_000),
     recentPerChat: integer(env, "RECENT_PER_CHAT", 10_000, 100, 1_000_000),
     recentTtlSeconds: integer(env, "RECENT_TTL_SECONDS", 3600, 10, 7 * 86_400),
     workerPrefetch: integer(env, "WORKER_PREFETCH", 200, 1, 65_535),
     workerBatchMs: integer(env, "WORKER_BATCH_MS", 10, 0, 10_000),
     reconcileIntervalMs: integer(env, "RECONCILE_INTERVAL_MS", 10_000, 100, 3_600_000),
     createsPerSecondPerToken: integer(env, "CREATES_PER_SECOND_PER_TOKEN", 50_000, 1, 10_000_000),
+    shutdownTimeoutMs: integer(env, "SHUTDOWN_TIMEOUT_MS", 10_000, 100, 600_000),
     embedded: {
       maxMessagesPerChat: integer(env, "EMBEDDED_MAX_MESSAGES_PER_CHAT", 10_000, 100, 10_000_000),
       maxMessagesTotal: integer(env, "EMBEDDED_MAX_MESSAGES", 1_000_000, 1000, 100_000_000),

@@ -11,7 +11,7 @@ import type { Logger } from "./log.js";
 import type { CreateObserver } from "./ports/create-observer.js";
 import { ApiMetrics } from "./metrics/api-metrics.js";
 import { demoPageAssets, mountDemoPage } from "./transport/http/demo-page.js";
-import { mountHttp } from "./transport/http/http-server.js";
+import { mountHttp, NotReady } from "./transport/http/http-server.js";
 import { mountMetrics } from "./transport/http/metrics-endpoint.js";
 import { nativeUws } from "./transport/uws.js";
 import { framesSent } from "./transport/ws/frames-sent.js";
@@ -31,8 +31,8 @@ export interface ServiceHooks {
   observer: CreateObserver;
 }
 
-export function createService(config: Config, backends: Backends, log: Logger, hooks: ServiceHooks): ChatService {
-  const recovery = new CounterRecovery(
+function createRecovery(config: Config, backends: Backends, log: Logger): CounterRecovery {
+  return new CounterRecovery(
     backends.sequencer,
     backends.queue,
     backends.heartbeats,
@@ -40,6 +40,9 @@ export function createService(config: Config, backends: Backends, log: Logger, h
     { publishTimeoutMs: config.publishTimeoutMs, pollMs: 1000, onError: (err) => log.warn({ err }, "counter recovery failed; retrying") },
     (ms) => sleep(ms),
   );
+}
+
+export function createService(config: Config, backends: Backends, recovery: CounterRecovery, hooks: ServiceHooks): ChatService {
   // A fresh or emptied Redis has no epoch: start the fence now, not on the first request.
   void backends.sequencer.hasEpoch().then((ok) => ok || recovery.trigger(), () => undefined);
   return new ChatService({
@@ -55,6 +58,7 @@ export function createService(config: Config, backends: Backends, log: Logger, h
     onChatCreated: hooks.onChatCreated,
     observer: hooks.observer,
     maxBatch: config.maxBatch,
+    maxInflightCreates: config.maxInflightCreates,
   });
 }
 
@@ -64,14 +68,15 @@ export async function startServer(config: Config, backends: Backends, log: Logge
   const app = uws.App();
   let onChatCreated: (chat: Chat) => void = () => undefined;
   const metrics = new ApiMetrics({ connections: () => realtime.stats().connections, framesSent });
-  const service = createService(config, backends, log, { onChatCreated: (chat) => onChatCreated(chat), observer: metrics });
+  const recovery = createRecovery(config, backends, log);
+  const service = createService(config, backends, recovery, { onChatCreated: (chat) => onChatCreated(chat), observer: metrics });
   mountDemoPage(app, await demoPageAssets());
   mountMetrics(app, metrics.registry, config.metricsKey);
-  mountHttp(app, {
+  const http = mountHttp(app, {
     service,
     adminKey: config.adminKey,
     rateLimiter: new RateLimiter(config.createsPerSecondPerToken, Date.now),
-    readiness: backends.readiness,
+    readiness: [...backends.readiness, numberingCheck(backends, recovery)],
     log,
     requests: metrics,
   });
@@ -86,15 +91,48 @@ export async function startServer(config: Config, backends: Backends, log: Logge
       // Idempotent: closing a uWS listen socket twice is undefined behaviour.
       closing ??= (async () => {
         uws.us_listen_socket_close(listenSocket);
+        http.drain();
         await realtime.close();
+        let timer: NodeJS.Timeout | undefined;
+        const gaveUp = await Promise.race([
+          http.idle().then(() => false),
+          new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), config.shutdownTimeoutMs))),
+        ]);
+        clearTimeout(timer);
+        if (gaveUp) log.warn({ timeoutMs: config.shutdownTimeoutMs }, "shutdown: requests still in flight after SHUTDOWN_TIMEOUT_MS; closing anyway");
       })();
       return closing;
     },
   };
 }
 
+/**
+ * Creates answer 503 while the sequencer has no epoch (counter recovery), so
+ * the process is not ready then. The check also starts the recovery: a load
+ * balancer that stops sending traffic to an unready process must not leave
+ * the fence waiting for a create to notice it.
+ */
+function numberingCheck(backends: Backends, recovery: CounterRecovery): { name: string; check: () => Promise<void> } {
+  return {
+    name: "numbering",
+    async check() {
+      if (await backends.sequencer.hasEpoch()) return;
+      recovery.trigger();
+      throw new NotReady("numbering is recovering");
+    },
+  };
+}
+
+/** The typings lack the (host, port, options, callback) form the native listen takes. */
+type ListenWithOptions = (host: string, port: number, options: number, cb: (socket: uWS.us_listen_socket | false) => void) => void;
+
 function listen(app: uWS.TemplatedApp, host: string, port: number): Promise<uWS.us_listen_socket> {
   return new Promise((resolve, reject) => {
-    app.listen(host, port, (socket) => (socket ? resolve(socket) : reject(new Error(`cannot listen on ${host}:${port}`))));
+    // Exclusive: uSockets sets SO_REUSEPORT by default, so a second process on a
+    // taken port would silently share it instead of failing.
+    const exclusive = 1; // LIBUS_LISTEN_EXCLUSIVE_PORT
+    (app.listen as unknown as ListenWithOptions).call(app, host, port, exclusive, (socket) =>
+      socket ? resolve(socket) : reject(new Error(`cannot listen on ${host}:${port}: the port is taken or the address is not available`)),
+    );
   });
 }

@@ -135,11 +135,13 @@ export async function parallel<T>(limit: number, items: T[], fn: (item: T) => Pr
   );
 }
 
-/** POST JSON, retrying 503 (the sequencer's first-start fence) until 2xx. */
+/** POST JSON, retrying 503 (the sequencer's first-start fence, a slow confirm) until 2xx, under one
+ * Idempotency-Key, so a retry of a create that was numbered before its 503 creates nothing more. */
 export async function postUntilCreated(url: string, body: unknown, timeoutMs = 30_000): Promise<any> {
   const deadline = Date.now() + timeoutMs;
+  const headers = { "content-type": "application/json", "idempotency-key": randomBytes(12).toString("base64url") };
   for (;;) {
-    const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    const res = await fetch(url, { method: "POST", headers, body: JSON.stringify(body) });
     const text = await res.text();
     if (res.status >= 200 && res.status < 300) return JSON.parse(text);
     if (res.status !== 503 || Date.now() > deadline) throw new Error(`POST ${new URL(url).pathname.replace(/applications\/[^/]+/, "applications/…")} → ${res.status} ${text}`);

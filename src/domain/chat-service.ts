@@ -27,6 +27,8 @@ export interface ChatServiceDeps {
   /** Told about batches, creates in flight and numbering recovery (metrics). */
   observer: CreateObserver;
   maxBatch: number;
+  /** Past this many unanswered creates, new ones are refused at once (503), so accepted ones keep a bounded latency. */
+  maxInflightCreates: number;
 }
 
 /** A create's answer: the entity, and whether this call created it (false: a repeated idempotency key). */
@@ -41,6 +43,7 @@ type ChatOutcome = { kind: "created" | "repeat"; chat: Chat } | { kind: "conflic
 export class ChatService {
   private readonly chatBatcher: KeyedBatcher<ChatCreate, ChatOutcome>;
   private readonly messageBatcher: KeyedBatcher<{ app: string; chat: number; send: Send }, SendOutcome>;
+  private inflight = 0;
 
   constructor(private readonly deps: ChatServiceDeps) {
     this.chatBatcher = new KeyedBatcher((app, creates) => this.flushChats(app, creates), deps.maxBatch);
@@ -77,7 +80,7 @@ export class ChatService {
   /** `key`: the client's idempotency key; a repeat answers the original chat and creates nothing. */
   async createChat(app: string, name: string | null, key: string | null = null): Promise<Created<Chat>> {
     known(app);
-    const outcome = await this.tracked(this.chatBatcher.submit(app, { name, key }));
+    const outcome = await this.tracked(() => this.chatBatcher.submit(app, { name, key }));
     if (outcome.kind === "conflict") throw conflict();
     return { entity: outcome.chat, created: outcome.kind === "created" };
   }
@@ -114,7 +117,7 @@ export class ChatService {
   /** `key`: the client's idempotency key (per chat); a repeat answers the original message and creates nothing. */
   async createMessage(app: string, chat: number, body: string, key: string | null = null): Promise<Created<Message>> {
     known(app);
-    const outcome = await this.tracked(this.messageBatcher.submit(`${app}\u0000${chat}`, { app, chat, send: { body, key } }));
+    const outcome = await this.tracked(() => this.messageBatcher.submit(`${app}\u0000${chat}`, { app, chat, send: { body, key } }));
     if (outcome.kind === "conflict") throw conflict();
     return { entity: outcome.message, created: outcome.kind === "created" };
   }
@@ -167,11 +170,15 @@ export class ChatService {
 
   // --- batched write path
 
-  private async tracked<T>(create: Promise<T>): Promise<T> {
+  /** Admission control: a create past the bound never queues; it is refused before any work. */
+  private async tracked<T>(create: () => Promise<T>): Promise<T> {
+    if (this.inflight >= this.deps.maxInflightCreates) throw new UnavailableError("too many creates in flight; retry shortly", 1);
+    this.inflight++;
     this.deps.observer.inflight(1);
     try {
-      return await create;
+      return await create();
     } finally {
+      this.inflight--;
       this.deps.observer.inflight(-1);
     }
   }

@@ -1,4 +1,4 @@
-// Input limits from SPEC §2. One place, so validation schemas, transports and
+// Input limits of the API (docs/API.md). One place, so validation schemas, transports and
 // docs cannot disagree.
 export const limits = {
   nameMinChars: 1,

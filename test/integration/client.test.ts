@@ -1,23 +1,17 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { pino } from "pino";
 import WebSocket from "ws";
 import { ApiError, ChatApi, ChatSocket, pages, type ChatSocketOptions, type LiveMessage, type StateChange } from "../../client/index.js";
 import { msgpackCodec } from "../../client/msgpack.js";
-import type { Backends } from "../../src/compose/backends.js";
-import { embeddedBackends } from "../../src/compose/embedded.js";
-import { loadConfig, type Config } from "../../src/config.js";
-import { startServer, type RunningServer } from "../../src/server.js";
-import { startWorker, type RunningWorker } from "../../src/worker/run-worker.js";
+import { loadConfig } from "../../src/config.js";
 import { eventually } from "../support/env.js";
-import { TcpProxy } from "../support/tcp-proxy.js";
+import { Restartable } from "../support/restartable.js";
 
 // The client in client/ (the one the demo page uses) against a real server
 // in this process, on the embedded adapters. A "restart" closes the server
 // (every socket gets 1001) and starts a new one on the same port over the same
 // backends, so the data survives as it would in cluster mode.
 
-const silent = pino({ level: "silent" });
 const ADMIN_KEY = "client-admin-key-0123456789";
 
 interface Recorded {
@@ -45,44 +39,6 @@ function recordingWebSocket(sent: Record<string, unknown>[]): typeof WebSocket {
       super.send(data);
     }
   };
-}
-
-/**
- * A server that can restart, reached through a proxy on a fixed port as
- * clients reach a deployment: a listen port cannot be bound again while the
- * old process's connections sit in TIME_WAIT.
- */
-class Restartable {
-  server!: RunningServer;
-  private worker!: RunningWorker;
-  private readonly backends: Backends;
-  private readonly proxy = new TcpProxy("127.0.0.1", 0);
-
-  constructor(private readonly config: Config) {
-    this.backends = embeddedBackends(config);
-  }
-
-  get base(): string {
-    return `http://127.0.0.1:${this.proxy.port}`;
-  }
-
-  async start(): Promise<void> {
-    this.worker ??= await startWorker(this.config, this.backends, silent);
-    this.server = await startServer(this.config, this.backends, silent);
-    this.proxy.retarget(this.server.port);
-    if (this.proxy.port === 0) await this.proxy.start();
-  }
-
-  async stop(): Promise<void> {
-    await this.server.close();
-  }
-
-  async close(): Promise<void> {
-    await this.server.close();
-    await this.proxy.cut();
-    await this.worker.close();
-    await this.backends.close();
-  }
 }
 
 function assertExactlyOnceInOrder(numbers: number[], expected: number[]): void {

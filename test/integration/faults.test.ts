@@ -62,10 +62,15 @@ describe("a backend goes away: 503 with Retry-After, then recovery, and no ackno
       await proxy.cut();
       const during = await send(50, `during ${name}`);
       assert.ok(during.includes(503), `some creates answered 503 while ${name} was away: ${[...new Set(during)]}`);
-      const ready = await client.get("/readyz");
-      assert.equal(ready.status, 503);
-      assert.deepEqual(ready.json.down, [name]);
-      await proxy.restore();
+      try {
+        const ready = await client.get("/readyz");
+        assert.equal(ready.status, 503);
+        // With Redis away, whether numbering is fenced cannot be read either: that check is down too.
+        assert.deepEqual(ready.json.down.filter((d: string) => d !== "numbering"), [name]);
+        if (name === "rabbitmq") assert.deepEqual(ready.json.down, [name]);
+      } finally {
+        await proxy.restore(); // a failed assertion must not leave the backend away for the tests after it
+      }
       await eventually(async () => (await send(1, `probe ${name}`))[0] === 201, 30_000, `creates to work again after ${name} returned`);
       assert.ok((await send(50, `after ${name}`)).every((s) => s === 201));
     });

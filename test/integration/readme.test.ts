@@ -53,6 +53,8 @@ describe("README, as written, against `npm start`", () => {
       assert.match(stdout, /"body":"Edited"/);
       assert.match(stdout, /"name":"random"/);
       assert.match(stdout, /TOKEN=[A-Za-z0-9_-]{22}/);
+      assert.equal(stdout.match(/"number":1,"chat_number":2,"body":"Sent once"/g)?.length, 2, "the repeat answers the original message");
+      assert.doesNotMatch(stdout, /"number":2,"chat_number":2/, "and creates nothing");
       assert.doesNotMatch(stdout, /"error"/);
 
       // The WebSocket transcript: send each `>` frame, expect the `<` frames in order.

@@ -18,7 +18,7 @@ import { Api } from "../support/http.js";
 import { spawnCluster, type Proc } from "../support/processes.js";
 import { WsClient, type Frame, type Protocol } from "../support/ws-client.js";
 
-// Realtime /ws end to end, over real sockets (SPEC §4). The first suite runs
+// Realtime /ws end to end, over real sockets (PROTOCOL.md). The first suite runs
 // one server in this process, once on the embedded adapters and once on the
 // cluster adapters against the loopback services; the second spawns three
 // real `serve` processes and a worker against MariaDB, Redis, RabbitMQ and
@@ -388,7 +388,9 @@ function rssKiB(pid: number): number {
 }
 
 describe("realtime /ws across three serve processes (real MariaDB, Redis, RabbitMQ, Elasticsearch)", () => {
-  const env = isolatedEnv("wsx", { WS_SENDS_PER_SECOND: "1000000", WORKER_PREFETCH: "1000" });
+  // A generous confirm timeout: these tests are about delivery and memory, and a busy 2-core box
+  // must not turn a slow confirm into a failed send.
+  const env = isolatedEnv("wsx", { WS_SENDS_PER_SECOND: "1000000", WORKER_PREFETCH: "1000", PUBLISH_TIMEOUT_MS: "3000" });
   let servers: Proc[] = [];
   let worker: Proc;
   let apis: Api[];

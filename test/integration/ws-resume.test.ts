@@ -289,6 +289,33 @@ describe("resume: no gap and no duplicate under cross-process races", () => {
     assert.deepEqual(c.numbers(), [1, 2, 3, 4]);
   });
 
+  it("joins the topic only once the stream has handed out the replay's end, even while frames wait for the sweep budget", async () => {
+    // A 64 KiB backlog limit gives an 8 KiB budget per sweep: a batch of 2 KB messages is handed out over several iterations.
+    const r = await rig({ pageSize: 50, maxBackpressureBytes: 64 * 1024 });
+    rigs.push(r);
+    r.service.gated = false;
+    const big = (n: number): Message => r.service.message(n, `${n} ${"b".repeat(2000)}`);
+    const bulk = Array.from({ length: 40 }, (_, i) => big(i + 1));
+    const watcher = await Client.open(r.port); // keeps the feed (and its position) alive
+    sockets.push(watcher);
+    watcher.send({ op: "subscribe", ref: "w", app: APP, chat: CHAT });
+    await watcher.until(() => watcher.frames.find((f) => f.op === "subscribed"), "subscribed");
+    // The whole batch is readable and published at once; the resuming socket's replay returns all of it
+    // while most of its frames still wait for the budget.
+    for (const m of bulk) r.service.visible.set(m.number, m);
+    r.service.head = 40;
+    void r.bus.publish(chatChannel(APP, CHAT), encodeLiveBatch({ kind: "created", messages: bulk }));
+    const c = await Client.open(r.port);
+    sockets.push(c);
+    c.send({ op: "subscribe", ref: "s", app: APP, chat: CHAT, since: 0 });
+    await c.until(() => c.frames.find((f) => f.op === "subscribed"), "subscribed");
+    r.append(41);
+    await c.until(() => c.numbers().includes(41), "41");
+    await watcher.until(() => watcher.numbers().includes(41), "41 on the watcher");
+    assert.deepEqual(c.numbers(), Array.from({ length: 41 }, (_, i) => i + 1), "every number once, in order");
+    assert.deepEqual(watcher.numbers(), Array.from({ length: 41 }, (_, i) => i + 1));
+  });
+
   it("closes with 4008 a resuming socket whose buffered live events pass the bound", async () => {
     const r = await rig({ maxBuffered: 3 });
     rigs.push(r);

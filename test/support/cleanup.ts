@@ -31,14 +31,18 @@ export async function deleteIndices(node: string, pattern: string): Promise<void
   if (indices.length > 0) await fetch(`${node}/${indices.map((i) => i.index).join(",")}`, { method: "DELETE" });
 }
 
-/** The test's view of "Redis restarted empty": every key of this run is gone. */
+/**
+ * The test's view of "Redis restarted empty": every key of this run is gone,
+ * all at once, as a restart loses them (one script: a SCAN-and-DEL loop would
+ * let creates run against half-deleted state, which no real restart does).
+ */
 export async function deleteRedisPrefix(redis: Redis, prefix: string): Promise<number> {
-  let cursor = "0";
-  let deleted = 0;
-  do {
-    const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
-    cursor = next;
-    if (keys.length) deleted += await redis.del(...keys);
-  } while (cursor !== "0");
-  return deleted;
+  const deleted = await redis.eval(
+    `local n = 0
+     for _, key in ipairs(redis.call('KEYS', ARGV[1])) do n = n + redis.call('DEL', key) end
+     return n`,
+    0,
+    `${prefix.replace(/[*?[\]\\]/g, "\\$&")}*`,
+  );
+  return Number(deleted);
 }

@@ -1,4 +1,4 @@
-// Contract of the SearchIndex port (src/ports/search.ts) and SPEC §5, for
+// Contract of the SearchIndex port (src/ports/search.ts) and the search promises of docs/DESIGN.md, for
 // every adapter. Indexing may become visible later (Elasticsearch refreshes
 // about once a second): each test polls until what it indexed is found, then
 // checks exact results — all documents of a test are indexed in one call, so

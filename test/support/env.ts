@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 
-/** Loopback services (SPEC §8); overridable for other machines. */
+/** Loopback services (scripts/services.sh); overridable for other machines. */
 export const services = {
   mysql: process.env.TEST_MYSQL_URL ?? "mysql://root@127.0.0.1:3306",
   redis: process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379",

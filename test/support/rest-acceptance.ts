@@ -25,7 +25,7 @@ function keysOf(value: unknown, out: string[] = []): string[] {
   return out;
 }
 
-/** SPEC §2 acceptance, against whatever mode `start` launches. */
+/** REST acceptance (docs/API.md), against whatever mode `start` launches. */
 export function restAcceptance(mode: string, start: () => Promise<Target>): void {
   describe(`REST API (${mode})`, () => {
     let target: Target;

@@ -65,6 +65,7 @@ async function fixture(recentNumbers: number[], edited: number[] = []) {
     onChatCreated: () => undefined,
     observer: { batch: () => undefined, inflight: () => undefined, recovering: () => undefined, messagesCreated: () => undefined },
     maxBatch: 100,
+    maxInflightCreates: 10_000,
   });
   return service;
 }

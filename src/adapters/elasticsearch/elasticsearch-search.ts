@@ -1,4 +1,4 @@
-// SearchIndex on Elasticsearch (SPEC §5): an alias over versioned indices,
+// SearchIndex on Elasticsearch: an alias over versioned indices,
 // documents routed by chat, prefix matching on every word of the query.
 
 import { createHash } from "node:crypto";

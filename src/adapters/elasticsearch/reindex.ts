@@ -1,4 +1,4 @@
-// Rebuilds the search index from the durable store (SPEC §5 `reindex`): load a
+// Rebuilds the search index from the durable store (the `reindex` command): load a
 // new `<alias>-v<N+1>` next to the live one, then swap the alias in one atomic
 // step. Searches keep answering from the old index until the swap.
 //
@@ -9,7 +9,7 @@
 //
 //  - re-scan after the swap: another full pass over the store, and until it
 //    finishes the live alias points at an index that lacks those writes, so a
-//    message can be unsearchable for minutes (SPEC: within 2 s);
+//    message can be unsearchable for minutes (the promise: within 2 s);
 //  - write to both (chosen): the new index carries a second alias,
 //    `<alias>-building`, for exactly as long as the rebuild runs, and
 //    `index()` writes every batch to the main alias and, when it exists, to the

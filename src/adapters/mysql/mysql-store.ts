@@ -8,14 +8,32 @@ const MESSAGE_COLUMNS = "a.token, c.number AS chat_number, m.number, m.body, m.c
 const FROM_MESSAGES =
   "FROM messages m JOIN chats c ON c.id = m.chat_id JOIN applications a ON a.id = c.application_id";
 
-/** Retried on deadlock or lock timeout: two workers touching the same count rows. */
+/**
+ * Retried on deadlock or lock timeout: two workers touching the same count
+ * rows, or a rename updating an application row that a worker batch holds
+ * (it inserts chats under it, then raises its chats_count).
+ */
 const RETRYABLE = new Set(["ER_LOCK_DEADLOCK", "ER_LOCK_WAIT_TIMEOUT"]);
+const MAX_ATTEMPTS = 5;
+
+/** Runs `work` again when InnoDB rolled it back for a lock conflict, after a short random pause so the racers part. */
+async function retryingLockConflicts<T>(work: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await work();
+    } catch (err) {
+      if (attempt >= MAX_ATTEMPTS || !RETRYABLE.has((err as { code?: string }).code ?? "")) throw err;
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * attempt));
+    }
+  }
+}
 
 /** MySQL/MariaDB store. Every statement is parameterized and served by an index. */
 export class MysqlStore implements Store {
   readonly pool: Pool;
-  /** token → internal id; immutable once created, so caching is safe. */
+  /** token → internal id; immutable once created, so keeping them is safe. */
   private readonly appIds = new Map<string, number>();
+  private readonly chatIds = new ChatIds(200_000);
 
   constructor(url: URL, connectionLimit = 10) {
     this.pool = mysql.createPool({
@@ -41,7 +59,7 @@ export class MysqlStore implements Store {
   }
 
   async renameApplication(token: string, name: string, updatedAt: number): Promise<Application | null> {
-    await this.pool.execute("UPDATE applications SET name = ?, updated_at = ? WHERE token = ?", [name, new Date(updatedAt), token]);
+    await retryingLockConflicts(() => this.pool.execute("UPDATE applications SET name = ?, updated_at = ? WHERE token = ?", [name, new Date(updatedAt), token]));
     return this.findApplication(token);
   }
 
@@ -137,20 +155,22 @@ export class MysqlStore implements Store {
     const known = events.filter((e) => appIds.has(eventApp(e)));
     const rejected = events.filter((e) => !appIds.has(eventApp(e)));
     if (known.length === 0) return { rejected };
-    for (let attempt = 1; ; attempt++) {
+    await retryingLockConflicts(async () => {
       const conn = await this.pool.getConnection();
       try {
         await conn.beginTransaction();
-        await new WriteBatch(conn, appIds).apply(known);
+        const batch = new WriteBatch(conn, appIds, this.chatIds);
+        await batch.apply(known);
         await conn.commit();
-        return { rejected };
+        this.chatIds.remember(batch.learnt);
       } catch (err) {
         await conn.rollback().catch(() => undefined);
-        if (attempt >= 5 || !RETRYABLE.has((err as { code?: string }).code ?? "")) throw err;
+        throw err;
       } finally {
         conn.release();
       }
-    }
+    });
+    return { rejected };
   }
 
   async reconcileCounts(cursor: string | null, batch: number): Promise<{ cursor: string | null; repaired: number }> {
@@ -200,19 +220,41 @@ export class MysqlStore implements Store {
   }
 }
 
+/** Chat ids learnt from the database: immutable once a row exists, so keeping them is safe. Bounded. */
+class ChatIds {
+  private readonly ids = new Map<string, number>(); // `${appId}:${number}` → id
+  constructor(private readonly max: number) {}
+  get(appId: number, number: number): number | undefined {
+    return this.ids.get(`${appId}:${number}`);
+  }
+  /** Only rows that are committed: an id from a rolled-back insert names nothing. */
+  remember(learnt: Map<string, number>): void {
+    for (const [key, id] of learnt) {
+      this.ids.set(key, id);
+      if (this.ids.size > this.max) this.ids.delete(this.ids.keys().next().value as string);
+    }
+  }
+}
+
 /**
- * One worker batch inside one transaction. Rows go in with INSERT IGNORE so a
- * redelivery inserts nothing and counts grow only by rows really inserted;
- * edits and renames then upsert last-writer-wins by updated_at.
+ * One worker batch inside one transaction, in as few statements as the batch
+ * allows: per table one multi-row INSERT IGNORE for new rows (a redelivery
+ * inserts nothing, so counts grow only by rows really inserted), one upsert
+ * for edits and renames (last writer wins by updated_at), one UPDATE per
+ * table for the counts. Chat ids come from memory where known.
  */
 class WriteBatch {
-  private readonly chatIds = new Map<string, number>(); // `${appId}:${number}` → id
+  /** Chat ids resolved or inserted by this batch, kept only once it commits. */
+  readonly learnt = new Map<string, number>();
   private readonly chatsInserted = new Map<number, number>(); // appId → n
   private readonly messagesInserted = new Map<number, number>(); // chatId → n
+  /** Chats whose count cannot be taken from this batch's rows (some were already there): recounted. */
+  private readonly recount = new Set<number>();
 
   constructor(
     private readonly conn: PoolConnection,
     private readonly appIds: Map<string, number>,
+    private readonly known: ChatIds,
   ) {}
 
   async apply(events: WriteEvent[]): Promise<void> {
@@ -220,14 +262,16 @@ class WriteBatch {
     const messages = events.flatMap((e) => (e.kind === "message" ? [e] : []));
     if (chats.length > 0) await this.writeChats(chats);
     if (messages.length > 0) await this.writeMessages(messages);
-    await this.incrementCounts();
+    await this.updateCounts();
   }
 
   private async writeChats(events: Extract<WriteEvent, { kind: "chat" }>[]): Promise<void> {
-    // Any event may be the first to reach MySQL (a rename can overtake its
-    // create across publishers), so each inserts if absent and is counted then.
     const rows = events.map(({ chat: c }) => [this.appId(c.app), c.number, c.name, d(c.createdAt), d(c.updatedAt)]);
-    await this.insertChats(rows);
+    const inserted = await this.insertChats(rows);
+    // Any event may be the first to reach MySQL (a rename can overtake its
+    // create across publishers, a message's placeholder its chat); when every
+    // row was new there is nothing to reconcile.
+    if (inserted === rows.length && events.every((e) => e.created)) return;
     await this.conn.query(
       `INSERT INTO chats (application_id, number, name, created_at, updated_at) VALUES ?
        ON DUPLICATE KEY UPDATE
@@ -238,34 +282,32 @@ class WriteBatch {
     );
   }
 
-  /** INSERT IGNORE per application so each application's count is exact. */
-  private async insertChats(rows: unknown[][]): Promise<void> {
-    const byApp = groupBy(rows, (r) => r[0] as number);
-    for (const [appId, appRows] of byApp) {
-      if (appRows.length === 0) continue;
-      const [result] = await this.conn.query<ResultSetHeader>(
-        "INSERT IGNORE INTO chats (application_id, number, name, created_at, updated_at) VALUES ?",
-        [appRows],
-      );
+  /** INSERT IGNORE per application, so each application's count is exact; returns the rows inserted. */
+  private async insertChats(rows: unknown[][]): Promise<number> {
+    let inserted = 0;
+    for (const [appId, appRows] of groupBy(rows, (r) => r[0] as number)) {
+      const [result] = await this.conn.query<ResultSetHeader>("INSERT IGNORE INTO chats (application_id, number, name, created_at, updated_at) VALUES ?", [appRows]);
       add(this.chatsInserted, appId, result.affectedRows);
+      inserted += result.affectedRows;
     }
+    return inserted;
   }
 
   private async writeMessages(events: Extract<WriteEvent, { kind: "message" }>[]): Promise<void> {
     const messages = events.map((e) => e.message);
     await this.resolveChats(messages);
-    // Rows not yet in MySQL are inserted (and counted) once, whichever event
-    // arrived first; then edits apply last-writer-wins.
-    const key = (m: Message): string => `${this.chatId(m)}:${m.number}`;
-    const existing = await this.existingMessages(messages);
-    const fresh = [...new Map(messages.filter((m) => !existing.has(key(m))).map((m) => [key(m), m])).values()];
-    if (fresh.length > 0) {
-      const [result] = await this.conn.query<ResultSetHeader>("INSERT IGNORE INTO messages (chat_id, number, body, created_at, updated_at) VALUES ?", [
-        fresh.map((m) => [this.chatId(m), m.number, m.body, d(m.createdAt), d(m.updatedAt)]),
-      ]);
-      // Equal unless another worker inserted the same rows concurrently; the reconciler settles that race.
-      if (result.affectedRows === fresh.length) for (const m of fresh) add(this.messagesInserted, this.chatId(m), 1);
-    }
+    // Every message row not yet in MySQL is inserted once, whichever event came
+    // first (an edit can overtake its create); one statement for the batch.
+    const distinct = [...new Map(messages.map((m) => [`${this.chatId(m)}:${m.number}`, m])).values()];
+    const [result] = await this.conn.query<ResultSetHeader>("INSERT IGNORE INTO messages (chat_id, number, body, created_at, updated_at) VALUES ?", [
+      distinct.map((m) => [this.chatId(m), m.number, m.body, d(m.createdAt), d(m.updatedAt)]),
+    ]);
+    // All new (the usual case): the counts are this batch's rows per chat. Some
+    // already there (a redelivery): which ones is unknown, so those chats are recounted.
+    const perChat = new Map<number, number>();
+    for (const m of distinct) add(perChat, this.chatId(m), 1);
+    if (result.affectedRows === distinct.length) for (const [chatId, n] of perChat) add(this.messagesInserted, chatId, n);
+    else for (const chatId of perChat.keys()) this.recount.add(chatId);
     const edits = events.filter((e) => !e.created).map((e) => e.message);
     if (edits.length > 0) {
       await this.conn.query(
@@ -278,44 +320,38 @@ class WriteBatch {
     }
   }
 
-  /** Chat ids for the messages' chats; a chat whose own event has not arrived
-   * yet gets a placeholder row (name null, updated_at at the epoch) that its
-   * event will then overwrite. */
+  /** Chat ids for the messages' chats: from memory, else one lookup; a chat whose own
+   * event has not arrived yet gets a placeholder row (name null, updated_at at the
+   * epoch) that its event will then overwrite. */
   private async resolveChats(messages: Message[]): Promise<void> {
-    const wanted = groupBy(
-      [...new Map(messages.map((m) => [`${m.app}:${m.chat}`, m])).values()],
-      (m) => this.appId(m.app),
-    );
-    const lookup = async (): Promise<void> => {
-      for (const [appId, list] of wanted) {
-        const [rows] = await this.conn.query<RowDataPacket[]>(
-          "SELECT id, number FROM chats WHERE application_id = ? AND number IN (?)",
-          [appId, list.map((m) => m.chat)],
-        );
-        for (const row of rows) this.chatIds.set(`${appId}:${row.number}`, Number(row.id));
+    const unknown = (): Map<number, number[]> => {
+      const wanted = new Map<number, Set<number>>();
+      for (const m of messages) {
+        const appId = this.appId(m.app);
+        if (this.lookup(appId, m.chat) !== undefined) continue;
+        let chats = wanted.get(appId);
+        if (!chats) wanted.set(appId, (chats = new Set()));
+        chats.add(m.chat);
       }
+      return new Map([...wanted].map(([appId, chats]) => [appId, [...chats]]));
     };
-    await lookup();
-    const missing = [...wanted].flatMap(([appId, list]) => list.filter((m) => !this.chatIds.has(`${appId}:${m.chat}`)));
-    if (missing.length === 0) return;
-    await this.insertChats(missing.map((m) => [this.appId(m.app), m.chat, null, d(m.createdAt), d(0)]));
-    await lookup();
+    const select = async (wanted: Map<number, number[]>): Promise<void> => {
+      const clauses = [...wanted].map(() => "(application_id = ? AND number IN (?))");
+      const [rows] = await this.conn.query<RowDataPacket[]>(`SELECT id, application_id, number FROM chats WHERE ${clauses.join(" OR ")}`, [...wanted].flat());
+      for (const row of rows) this.learnt.set(`${row.application_id}:${row.number}`, Number(row.id));
+    };
+    let wanted = unknown();
+    if (wanted.size === 0) return;
+    await select(wanted);
+    wanted = unknown();
+    if (wanted.size === 0) return;
+    const firstOf = new Map(messages.map((m) => [`${this.appId(m.app)}:${m.chat}`, m]));
+    await this.insertChats([...wanted].flatMap(([appId, chats]) => chats.map((chat) => [appId, chat, null, d(firstOf.get(`${appId}:${chat}`)!.createdAt), d(0)])));
+    await select(wanted);
   }
 
-  private async existingMessages(messages: Message[]): Promise<Set<string>> {
-    const byChat = groupBy(messages, (m) => this.chatId(m));
-    const clauses: string[] = [];
-    const params: unknown[] = [];
-    for (const [chatId, list] of byChat) {
-      clauses.push("(chat_id = ? AND number IN (?))");
-      params.push(chatId, list.map((m) => m.number));
-    }
-    const [rows] = await this.conn.query<RowDataPacket[]>(`SELECT chat_id, number FROM messages WHERE ${clauses.join(" OR ")}`, params);
-    return new Set(rows.map((r) => `${r.chat_id}:${r.number}`));
-  }
-
-  /** Aggregated increments, in id order so concurrent workers lock alike. */
-  private async incrementCounts(): Promise<void> {
+  /** Aggregated increments, in id order so concurrent workers lock alike; recounts where increments are unknown. */
+  private async updateCounts(): Promise<void> {
     for (const [table, column, counts] of [
       ["applications", "chats_count", this.chatsInserted],
       ["chats", "messages_count", this.messagesInserted],
@@ -323,11 +359,16 @@ class WriteBatch {
       const entries = [...counts].filter(([, n]) => n > 0).sort((a, b) => a[0] - b[0]);
       if (entries.length === 0) continue;
       const cases = entries.map(() => "WHEN ? THEN ?").join(" ");
-      await this.conn.query(`UPDATE ${table} SET ${column} = ${column} + CASE id ${cases} END WHERE id IN (?)`, [
-        ...entries.flat(),
-        entries.map(([id]) => id),
-      ]);
+      await this.conn.query(`UPDATE ${table} SET ${column} = ${column} + CASE id ${cases} END WHERE id IN (?)`, [...entries.flat(), entries.map(([id]) => id)]);
     }
+    if (this.recount.size > 0) {
+      const ids = [...this.recount].sort((a, b) => a - b);
+      await this.conn.query("UPDATE chats c SET c.messages_count = (SELECT COUNT(*) FROM messages m WHERE m.chat_id = c.id) WHERE c.id IN (?)", [ids]);
+    }
+  }
+
+  private lookup(appId: number, chat: number): number | undefined {
+    return this.learnt.get(`${appId}:${chat}`) ?? this.known.get(appId, chat);
   }
 
   private appId(token: string): number {
@@ -337,7 +378,7 @@ class WriteBatch {
   }
 
   private chatId(m: Message): number {
-    const id = this.chatIds.get(`${this.appId(m.app)}:${m.chat}`);
+    const id = this.lookup(this.appId(m.app), m.chat);
     if (id === undefined) throw new Error("chat missing from batch resolution");
     return id;
   }

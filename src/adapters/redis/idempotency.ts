@@ -1,5 +1,21 @@
 import { createHash } from "node:crypto";
 
+/**
+ * Lua shared by the numbering scripts: a remembered key's value is
+ * "number:createdAt:fingerprint"; a repeat of the same request answers
+ * {1, number, createdAt}, the same key with another request {2, 0, 0}.
+ */
+export const LUA_ANSWER_SEEN = `
+local function answer_seen(reply, seen, fingerprint)
+  local number, at, previous = string.match(seen, '^(%d+):(%d+):(.+)$')
+  if previous == fingerprint then
+    table.insert(reply, 1) table.insert(reply, tonumber(number)) table.insert(reply, tonumber(at))
+  else
+    table.insert(reply, 2) table.insert(reply, 0) table.insert(reply, 0)
+  end
+end
+`;
+
 /** Reply codes shared by the numbering scripts. */
 export const RECOVERING = -3;
 export const NEEDS_SEED = -2;

@@ -1,22 +1,37 @@
 import type { HttpResponse } from "uWebSockets.js";
 import { DomainError } from "../../domain/errors.js";
 
-/** Reads the whole request body, failing with 413 as soon as it passes `limit`. */
+/** Past the limit, at most this much more is read (and dropped) before answering 413. */
+export const DISCARD_MAX_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Reads the whole request body. One larger than `limit` fails with 413 only
+ * once it has ended (at most DISCARD_MAX_BYTES more are read and dropped), so
+ * the connection can be closed with nothing left unread: closing under unread
+ * bytes makes the kernel reset the connection, which can destroy the 413
+ * before the client reads it.
+ */
 export function readBody(res: HttpResponse, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    let failed = false;
+    let settled = false;
     res.onData((chunk, isLast) => {
-      if (failed) return;
+      if (settled) return;
       size += chunk.byteLength;
       if (size > limit) {
-        failed = true;
-        reject(new DomainError("payload_too_large", `the request body must be at most ${limit} bytes`));
+        chunks.length = 0;
+        if (isLast || size > limit + DISCARD_MAX_BYTES) {
+          settled = true;
+          reject(new DomainError("payload_too_large", `the request body must be at most ${limit} bytes`));
+        }
         return;
       }
       chunks.push(Buffer.from(chunk.slice(0))); // uWS reuses the chunk's memory
-      if (isLast) resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+      if (isLast) {
+        settled = true;
+        resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+      }
     });
   });
 }

@@ -5,12 +5,15 @@ import { DomainError, UnavailableError } from "../../domain/errors.js";
 import { limits } from "../../domain/limits.js";
 import type { RateLimiter } from "../../domain/rate-limiter.js";
 import type { Logger } from "../../log.js";
-import { parseBody, readBody } from "./body.js";
+import { DISCARD_MAX_BYTES, parseBody, readBody } from "./body.js";
 import { buildOpenApi } from "./openapi.js";
 import { Router } from "./router.js";
-import { observeResponse, reportResponse, type RequestObserver } from "./response-observer.js";
+import type { RequestObserver, ResponseDone } from "./response-observer.js";
 import { buildRoutes, type RouteRequest } from "./routes.js";
 import { statusLine, statusOfCode } from "./status.js";
+
+/** Thrown by a readiness check to name why it is not ready (any other failure reads "unreachable"). */
+export class NotReady extends Error {}
 
 export interface ReadinessCheck {
   name: string;
@@ -27,30 +30,134 @@ export interface HttpDeps {
   requests?: RequestObserver;
 }
 
+export interface HttpServer {
+  /** Shutdown began: from now on every request is answered 503, and every answer asks the client to close. */
+  drain(): void;
+  /** Resolves once no request is in flight. */
+  idle(): Promise<void>;
+}
+
 const JSON_TYPE = "application/json";
 const READINESS_TIMEOUT_MS = 1000;
 
+/**
+ * How an answer ends its connection. "now": uWS closes right after writing it
+ * (when nothing of the request is left unread, or its framing cannot be
+ * trusted). "ask": the answer says `Connection: close` and the client closes
+ * (shutdown: a request body may still be arriving, and closing under unread
+ * bytes makes the kernel reset the connection, which can destroy the answer
+ * before the client reads it).
+ */
+type Close = "now" | "ask";
+
+interface Answer {
+  retryAfter?: number;
+  headers?: Record<string, string>;
+  close?: Close;
+}
+
 /** Mounts the REST API, health endpoints and OpenAPI document on a uWS app. */
-export function mountHttp(app: TemplatedApp, deps: HttpDeps): void {
+export function mountHttp(app: TemplatedApp, deps: HttpDeps): HttpServer {
   const routes = buildRoutes({ service: deps.service, checkAdmin: adminCheck(deps.adminKey) });
   const router = new Router(routes);
   const openapi = JSON.stringify(buildOpenApi(routes));
+  let draining = false;
+  let inFlight = 0;
+  let idleWaiters: (() => void)[] = [];
 
-  app.get("/healthz", (res) => send(res, 200, '{"status":"ok"}'));
-  app.get("/readyz", (res) => {
-    const state = watch(res);
-    void readiness(deps.readiness).then(({ ok, body }) => !state.aborted && send(res, ok ? 200 : 503, JSON.stringify(body), ok ? undefined : 5));
-  });
-  app.get("/api/v1/openapi.json", (res) => send(res, 200, openapi));
+  /** One request's response side. */
+  class Exchange {
+    aborted = false;
+    /** Told the status once the answer is sent (request metrics). */
+    done: ResponseDone | undefined;
+    constructor(
+      readonly res: HttpResponse,
+      /** HEAD: the same status and headers as GET, no body. */
+      readonly head: boolean,
+    ) {}
+
+    /** For answers given after the handler returned; counts the request as in flight until then. */
+    async(): this {
+      this.res.onAborted(() => {
+        this.aborted = true;
+      });
+      inFlight++;
+      return this;
+    }
+
+    settle(): void {
+      if (--inFlight > 0) return;
+      const waiters = idleWaiters;
+      idleWaiters = [];
+      for (const resolve of waiters) resolve();
+    }
+
+    send(status: number, json: string, answer: Answer = {}): void {
+      this.done?.(status);
+      this.done = undefined;
+      if (this.aborted) return;
+      const close = answer.close ?? (draining ? "ask" : undefined);
+      const res = this.res;
+      res.cork(() => {
+        res.writeStatus(statusLine[status] ?? String(status));
+        res.writeHeader("Content-Type", JSON_TYPE);
+        if (answer.retryAfter !== undefined) res.writeHeader("Retry-After", String(answer.retryAfter));
+        for (const [name, value] of Object.entries(answer.headers ?? {})) res.writeHeader(name, value);
+        // "now" makes uWS write the Connection header itself.
+        if (close === "ask") res.writeHeader("Connection", "close");
+        if (!this.head) {
+          res.end(json, close === "now");
+        } else if (close === "now") {
+          // This uWS can only pair a reported length with a close as 0 (endWithoutBody(n) with n > 0 never completes).
+          res.endWithoutBody(0, true);
+        } else {
+          res.writeHeader("Content-Length", String(Buffer.byteLength(json)));
+          res.endWithoutBody();
+        }
+      });
+    }
+
+    /**
+     * Errors never carry a stack or an internal id: only a code and a message.
+     * Anything that is not a domain error is a backend that failed mid-request,
+     * so the client gets 503 and may retry.
+     */
+    fail(err: unknown, answer: Answer = {}): void {
+      const error = err instanceof DomainError ? err : new UnavailableError("a backend is unavailable; retry shortly");
+      const body = { error: { code: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) } };
+      const retryAfter = error instanceof UnavailableError ? error.retryAfterSeconds : undefined;
+      this.send(statusOfCode[error.code], JSON.stringify(body), { retryAfter, ...answer });
+    }
+  }
+
+  const builtIn: Record<string, (ex: Exchange) => void> = {
+    "/healthz": (ex) => ex.send(200, '{"status":"ok"}'),
+    "/readyz": (ex) => {
+      ex.async();
+      void readiness(deps.readiness)
+        .then(({ ok, body }) => ex.send(ok ? 200 : 503, JSON.stringify(body), ok ? {} : { retryAfter: 5 }))
+        .finally(() => ex.settle());
+    },
+    "/api/v1/openapi.json": (ex) => ex.send(200, openapi),
+  };
 
   app.any("/*", (res, req) => {
-    const method = req.getCaseSensitiveMethod().toUpperCase();
+    // Methods are case-sensitive; uWS itself only routes the nine standard upper-case ones here.
+    const method = req.getCaseSensitiveMethod();
+    const head = method === "HEAD";
+    const ex = new Exchange(res, head);
     const path = req.getUrl();
-    const match = router.match(method, path);
-    if (deps.requests) observeResponse(res, deps.requests.started(method, match && "route" in match ? match.route.path : "(unmatched)"));
-    if (!match) return sendError(res, new DomainError("not_found", "no such endpoint"));
+    const malformed = malformation(req, path);
+    if (malformed) return ex.send(400, JSON.stringify({ error: { code: "bad_request", message: malformed } }), { close: "now" });
+    if (draining) return ex.fail(new UnavailableError("the server is shutting down; retry on a new connection"), { close: "ask" });
+
+    const builtInRoute = method === "GET" || head ? builtIn[path] : undefined;
+    if (builtInRoute) return builtInRoute(ex);
+    const match = router.match(head ? "GET" : method, path);
+    if (deps.requests) ex.done = deps.requests.started(method, match && "route" in match ? match.route.path : "(unmatched)");
+    if (!match) return ex.fail(new DomainError("not_found", "no such endpoint"));
     if (!("route" in match)) {
-      return sendError(res, new DomainError("method_not_allowed", `use ${match.allowed.join(", ")}`), { Allow: match.allowed.join(", ") });
+      return ex.fail(new DomainError("method_not_allowed", `use ${match.allowed.join(", ")}`), { headers: { Allow: match.allowed.join(", ") } });
     }
     const { route, params } = match;
     const request: RouteRequest = {
@@ -62,28 +169,42 @@ export function mountHttp(app: TemplatedApp, deps: HttpDeps): void {
     };
     const contentType = req.getHeader("content-type");
     const declaredLength = Number(req.getHeader("content-length") || 0);
-    const state = watch(res);
-    const hasBody = method !== "GET";
+    const hasBody = route.method !== "GET";
 
-    if (hasBody && declaredLength > limits.requestMaxBytes) {
-      return sendError(res, new DomainError("payload_too_large", `the request body must be at most ${limits.requestMaxBytes} bytes`));
+    if (hasBody && declaredLength > limits.requestMaxBytes + DISCARD_MAX_BYTES) {
+      // Too much to read and drop first (see readBody): answer now, even if a reset may cost the client the answer.
+      return ex.fail(new DomainError("payload_too_large", `the request body must be at most ${limits.requestMaxBytes} bytes`), { close: "now" });
     }
     if (route.rateLimited) {
       const wait = deps.rateLimiter.take(params.token ?? "");
-      if (wait > 0) return sendError(res, new DomainError("rate_limited", "too many creates for this application"), { "Retry-After": String(wait) });
+      if (wait > 0) return ex.fail(new DomainError("rate_limited", "too many creates for this application"), { retryAfter: wait });
     }
 
+    ex.async();
     const run = async (): Promise<void> => {
       if (hasBody) request.body = parseBody(await readBody(res, limits.requestMaxBytes), contentType);
       const result = await route.handle(request);
-      if (!state.aborted) send(res, result.status, JSON.stringify(result.body));
+      ex.send(result.status, JSON.stringify(result.body));
     };
-    run().catch((err: unknown) => {
-      if (state.aborted) return;
-      if (!(err instanceof DomainError)) deps.log.error({ err, method, route: route.path }, "request failed");
-      sendError(res, err);
-    });
+    run()
+      .catch((err: unknown) => {
+        if (ex.aborted) return;
+        if (!(err instanceof DomainError)) deps.log.error({ err, method, route: route.path }, "request failed");
+        // readBody fails a too-large body only once it has read all of it: closing now resets nothing,
+        // and a following request on the connection could not be told from the rest of that body anyway.
+        ex.fail(err, err instanceof DomainError && err.code === "payload_too_large" ? { close: "now" } : {});
+      })
+      .finally(() => ex.settle());
   });
+
+  return {
+    drain() {
+      draining = true;
+    },
+    idle() {
+      return inFlight === 0 ? Promise.resolve() : new Promise((resolve) => idleWaiters.push(resolve));
+    },
+  };
 }
 
 /**
@@ -101,36 +222,23 @@ function headerOrNull(req: HttpRequest, name: string): string | null {
   return present ? "" : null;
 }
 
-function watch(res: HttpResponse): { aborted: boolean } {
-  const state = { aborted: false };
-  res.onAborted(() => {
-    state.aborted = true;
-  });
-  return state;
-}
-
-function send(res: HttpResponse, status: number, json: string, retryAfter?: number, headers?: Record<string, string>): void {
-  reportResponse(res, status);
-  res.cork(() => {
-    res.writeStatus(statusLine[status] ?? String(status));
-    res.writeHeader("Content-Type", JSON_TYPE);
-    if (retryAfter !== undefined) res.writeHeader("Retry-After", String(retryAfter));
-    for (const [name, value] of Object.entries(headers ?? {})) res.writeHeader(name, value);
-    // After a 413 the rest of the body is unread: close rather than parse it as a request.
-    res.end(json, status === 413);
-  });
-}
-
 /**
- * Errors never carry a stack or an internal id: only a code and a message.
- * Anything that is not a domain error is a backend that failed mid-request,
- * so the client gets 503 and may retry.
+ * What uWS lets through but HTTP/1.1 forbids (RFC 9112 §3.2, §6.3): an empty or
+ * repeated Host, a repeated Content-Length (the body's framing is ambiguous),
+ * and a backslash in the target (some proxies read it as a slash). uWS itself
+ * closes a request without Host before any handler runs.
  */
-function sendError(res: HttpResponse, err: unknown, headers?: Record<string, string>): void {
-  const error = err instanceof DomainError ? err : new UnavailableError("a backend is unavailable; retry shortly");
-  const body = { error: { code: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) } };
-  const retryAfter = error instanceof UnavailableError ? error.retryAfterSeconds : undefined;
-  send(res, statusOfCode[error.code], JSON.stringify(body), retryAfter, headers);
+function malformation(req: HttpRequest, path: string): string | null {
+  if (path.includes("\\")) return "the request target must not contain a backslash";
+  let hosts = 0;
+  let lengths = 0;
+  req.forEach((key) => {
+    if (key === "host") hosts++;
+    else if (key === "content-length") lengths++;
+  });
+  if (hosts !== 1 || req.getHeader("host") === "") return "exactly one non-empty Host header is required";
+  if (lengths > 1) return "at most one Content-Length header is allowed";
+  return null;
 }
 
 async function readiness(checks: ReadinessCheck[]): Promise<{ ok: boolean; body: unknown }> {
@@ -144,16 +252,18 @@ async function readiness(checks: ReadinessCheck[]): Promise<{ ok: boolean; body:
             timer = setTimeout(() => reject(new Error("timeout")), READINESS_TIMEOUT_MS);
           }),
         ]);
-        return [name, "up"] as const;
-      } catch {
-        return [name, "down"] as const;
+        return { name, up: true, reason: "" };
+      } catch (err) {
+        return { name, up: false, reason: err instanceof NotReady ? err.message : `${name} is unreachable` };
       } finally {
         clearTimeout(timer);
       }
     }),
   );
-  const down = results.filter(([, s]) => s === "down").map(([n]) => n);
-  return { ok: down.length === 0, body: { status: down.length === 0 ? "ready" : "unavailable", checks: Object.fromEntries(results), down } };
+  const down = results.filter((r) => !r.up);
+  const checksBody = Object.fromEntries(results.map((r) => [r.name, r.up ? "up" : "down"]));
+  if (down.length === 0) return { ok: true, body: { status: "ready", checks: checksBody, down: [] } };
+  return { ok: false, body: { status: "unavailable", checks: checksBody, down: down.map((r) => r.name), reason: down.map((r) => r.reason).join("; ") } };
 }
 
 function adminCheck(adminKey: string | null): (authorization: string) => void {
@@ -166,4 +276,3 @@ function adminCheck(adminKey: string | null): (authorization: string) => void {
     }
   };
 }
-

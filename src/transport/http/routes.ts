@@ -45,7 +45,7 @@ export interface RouteDeps {
   checkAdmin: (authorization: string) => void;
 }
 
-/** Every REST endpoint of SPEC §2 (health endpoints live in the server). */
+/** Every REST endpoint (docs/API.md; health endpoints live in the server). */
 export function buildRoutes({ service, checkAdmin }: RouteDeps): Route[] {
   const routes: Route[] = [];
   const add = <B, Q>(

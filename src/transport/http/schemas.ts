@@ -14,6 +14,14 @@ export interface MessageBody {
   body: string;
 }
 
+/**
+ * ajv's JSONSchemaType demands `nullable: true` on every optional property,
+ * which would also let JSON null through (and with coerceTypes turn an empty
+ * query value into null). Null is never a valid value here, so the flag lives
+ * in the type only and null is 400 like any other wrong type.
+ */
+const optional = <S extends object>(schema: S): S & { nullable: true } => schema as S & { nullable: true };
+
 const name = { type: "string", minLength: limits.nameMinChars, maxLength: limits.nameMaxChars } as const;
 /** Byte length is checked after the schema (JSON Schema counts characters). */
 const body = { type: "string", minLength: 1, maxLength: limits.bodyMaxBytes } as const;
@@ -26,7 +34,7 @@ export const nameBody: JSONSchemaType<NameBody> = {
 
 export const optionalNameBody: JSONSchemaType<OptionalNameBody> = {
   type: "object",
-  properties: { name: { ...name, nullable: true } },
+  properties: { name: optional(name) },
   required: [],
 };
 
@@ -37,8 +45,8 @@ export const messageBody: JSONSchemaType<MessageBody> = {
 };
 
 // Query strings arrive as text; `coerceTypes` turns digits into integers.
-const cursorNumber = { type: "integer", minimum: 0, maximum: limits.numberMax, nullable: true } as const;
-const limit = { type: "integer", minimum: 1, maximum: limits.pageMax, nullable: true } as const;
+const cursorNumber = optional({ type: "integer", minimum: 0, maximum: limits.numberMax } as const);
+const limit = optional({ type: "integer", minimum: 1, maximum: limits.pageMax } as const);
 
 export interface PageQuery {
   limit?: number;
@@ -72,7 +80,7 @@ export const messagePageQuery: JSONSchemaType<MessagePageQuery> = {
 
 export const tokenPageQuery: JSONSchemaType<TokenPageQuery> = {
   type: "object",
-  properties: { limit, after: { type: "string", maxLength: 64, nullable: true } },
+  properties: { limit, after: optional({ type: "string", maxLength: 64, pattern: "^[A-Za-z0-9_-]*$" } as const) },
   required: [],
 };
 
@@ -81,7 +89,7 @@ export const searchQuery: JSONSchemaType<SearchQuery> = {
   properties: {
     q: { type: "string", minLength: 1, maxLength: limits.searchQueryMaxChars, pattern: "\\S" },
     limit,
-    after: { type: "string", maxLength: 512, nullable: true },
+    after: optional({ type: "string", maxLength: 512 } as const),
   },
   required: ["q"],
 };

@@ -27,6 +27,6 @@ function fieldError(e: ErrorObject): FieldError {
   const missing = e.keyword === "required" ? (e.params as { missingProperty: string }).missingProperty : null;
   const field = missing ?? (e.instancePath.replace(/^\//, "").replace(/\//g, ".") || "(body)");
   if (e.keyword === "not") return { field: "after,before", message: "use either after or before, not both" };
-  if (e.keyword === "pattern") return { field, message: "must not be blank" };
+  if (e.keyword === "pattern") return { field, message: (e.params as { pattern: string }).pattern === "\\S" ? "must not be blank" : "must be an application token" };
   return { field, message: e.message ?? "is invalid" };
 }

@@ -70,6 +70,8 @@ export class Feed {
    * jump means frames were lost and is repaired from the chat log).
    */
   last = 0;
+  /** The highest message number handed to sockets (≤ last: accepted events may wait for the sweep budget). */
+  delivered = 0;
   /** While set, new frames wait here until the repair reached them. */
   repair: { pending: Message[] } | null = null;
 
@@ -146,7 +148,7 @@ export class Feeds {
       // The position is read before subscribing: whatever is published in
       // between arrives as a jump, which the repair fills from the log.
       fresh.ready = (async () => {
-        if (chat !== null) fresh.last = await this.service.latestNumber(app, chat);
+        if (chat !== null) fresh.last = fresh.delivered = await this.service.latestNumber(app, chat);
         await this.bus.subscribe(channel);
       })().catch((err: unknown) => {
         fresh.failed = true;
@@ -219,11 +221,11 @@ export class Feeds {
 
   private async runRepair(feed: Feed): Promise<void> {
     const { pageSize } = this.options;
+    const repair = feed.repair;
     for (let delay = 100; ; delay = Math.min(delay * 2, 2000)) {
       try {
         for (;;) {
-          const repair = feed.repair;
-          if (!repair || this.feeds.get(feed.channel) !== feed) return; // released or given up meanwhile
+          if (!repair || feed.repair !== repair || this.feeds.get(feed.channel) !== feed) return; // released or given up meanwhile
           const until = repair.pending[0]?.number ?? Infinity;
           if (feed.last + 1 >= until) break;
           const page = await this.service.messagesSince(feed.app, feed.chat!, feed.last, pageSize);
@@ -237,12 +239,12 @@ export class Feeds {
         }
         break;
       } catch (err) {
+        if (feed.repair !== repair) return;
         this.log.warn({ err }, "live stream repair failed; retrying");
         await new Promise((resolve) => setTimeout(resolve, delay));
       }
     }
-    const repair = feed.repair;
-    if (!repair) return;
+    if (!repair || feed.repair !== repair) return;
     feed.repair = null;
     const pending = repair.pending.filter((m) => m.number > feed.last);
     if (pending.length === 0) return;
@@ -300,6 +302,7 @@ export class Feeds {
       this.sentSinceSweep += Buffer.byteLength(text);
     }
     countFramesSent(packSubscribers + jsonSubscribers);
+    if (delivery.op === "message") feed.delivered = delivery.number;
     for (const receiver of feed.direct) receiver.onLive(delivery, feed);
     if (feed.members.size > 0) {
       this.touched.add(feed);

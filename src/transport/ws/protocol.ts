@@ -114,7 +114,8 @@ export function validateFrame(raw: unknown): ClientFrame {
     else problems.push({ field: "ref", message: `must be a string of at most ${REF_MAX_CHARS} characters or an integer` });
   }
   const op = raw.op;
-  if (typeof op !== "string" || !(op in allowedFields)) {
+  // Own keys only: `in` would also find toString, constructor, __proto__ … on the prototype.
+  if (typeof op !== "string" || !Object.hasOwn(allowedFields, op)) {
     problems.push({ field: "op", message: "must be one of subscribe, unsubscribe, send, ping" });
     throw new FrameError("validation_failed", "unknown or missing op", ref, problems);
   }

@@ -37,11 +37,11 @@ export type Phase = "joining" | "replaying" | "catching_up" | "live" | "ended";
  *    `sent` is published after the last read, so the feed delivers it.
  * 4. Send the buffered messages above `sent`, in order.
  * 5. The feed may still be behind `sent` (a replayed message's own frame
- *    can arrive after the read that returned it). Until the feed's position
- *    reaches `sent`, keep taking its events one by one, sending only numbers
- *    above `sent`. Once it has, every later event is above `sent`: join the
- *    shared uWS topic, synchronously between two events, so none falls
- *    between. No timer is involved.
+ *    can arrive after the read that returned it). Until the feed has handed
+ *    out `sent` (its `delivered` position), keep taking its events one by
+ *    one, sending only numbers above `sent`. Once it has, every later event
+ *    is above `sent`: join the shared uWS topic, synchronously between two
+ *    events, so none falls between. No timer is involved.
  */
 export class Subscription implements DirectReceiver {
   phase: Phase = "joining";
@@ -81,7 +81,7 @@ export class Subscription implements DirectReceiver {
     if (this.phase !== "replaying") return replayed; // ended meanwhile
     this.flush();
     if (this.phase !== "replaying") return replayed; // closed as a slow consumer by the flush
-    if (feed.last >= this.sent) this.goLive();
+    if (feed.delivered >= this.sent) this.goLive();
     else this.phase = "catching_up";
     return replayed;
   }
@@ -143,7 +143,7 @@ export class Subscription implements DirectReceiver {
       if (isMessage) this.sent = delivery.number;
       if (this.conn.checkBackpressure()) return;
     }
-    if (feed.last >= this.sent) this.goLive();
+    if (feed.delivered >= this.sent) this.goLive();
   }
 
   checkBackpressure(): boolean {

@@ -56,7 +56,7 @@ interface UserData {
   conn: Connection;
 }
 
-/** Mounts `/ws` on the uWS app (SPEC §4). Call after the HTTP routes. */
+/** Mounts `/ws` on the uWS app (PROTOCOL.md). Call after the HTTP routes. */
 export function mountRealtime(app: TemplatedApp, deps: RealtimeDeps): Realtime {
   const { service, bus, log } = deps;
   const cfg = deps.limits;

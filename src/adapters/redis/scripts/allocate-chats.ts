@@ -1,3 +1,4 @@
+import { LUA_ANSWER_SEEN } from "../idempotency.js";
 import { LuaScript } from "../lua-script.js";
 
 /**
@@ -13,7 +14,7 @@ import { LuaScript } from "../lua-script.js";
  * Reply: {-3} recovering, {-2} needs seed, else {0, then per create: outcome
  * (0 created, 1 repeat, 2 conflict), number, createdAt}.
  */
-export const allocateChats = new LuaScript(`
+export const allocateChats = new LuaScript(`${LUA_ANSWER_SEEN}
 if redis.call('EXISTS', KEYS[1]) == 0 then return {-3} end
 if redis.call('EXISTS', KEYS[2]) == 0 then return {-2} end
 local now = tonumber(ARGV[1])
@@ -23,12 +24,7 @@ for i = 5, #ARGV, 2 do
   local slot = tonumber(ARGV[i + 1])
   local seen = slot > 0 and redis.call('GET', KEYS[slot]) or false
   if seen then
-    local number, at, previous = string.match(seen, '^(%d+):(%d+):(.+)$')
-    if previous == fingerprint then
-      table.insert(reply, 1) table.insert(reply, tonumber(number)) table.insert(reply, tonumber(at))
-    else
-      table.insert(reply, 2) table.insert(reply, 0) table.insert(reply, 0)
-    end
+    answer_seen(reply, seen, fingerprint)
   else
     local number = redis.call('INCR', KEYS[2])
     redis.call('SET', ARGV[3] .. number .. ARGV[4], 0, 'NX')

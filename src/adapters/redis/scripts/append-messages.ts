@@ -1,3 +1,4 @@
+import { LUA_ANSWER_SEEN } from "../idempotency.js";
 import { LuaScript } from "../lua-script.js";
 
 /**
@@ -13,7 +14,7 @@ import { LuaScript } from "../lua-script.js";
  * Reply: {-3} recovering, {-2} needs seed, {-1} no such chat, else {0, then
  * per send: outcome (0 created, 1 repeat, 2 conflict), number, createdAt}.
  */
-export const appendMessages = new LuaScript(`
+export const appendMessages = new LuaScript(`${LUA_ANSWER_SEEN}
 if redis.call('EXISTS', KEYS[1]) == 0 then return {-3} end
 if redis.call('EXISTS', KEYS[3]) == 0 then
   local chats = redis.call('GET', KEYS[2])
@@ -32,12 +33,7 @@ for i = 7, #ARGV, 2 do
     seen = redis.call('GET', KEYS[slot])
   end
   if seen then
-    local number, at, previous = string.match(seen, '^(%d+):(%d+):(%x+)$')
-    if previous == fingerprint then
-      table.insert(reply, 1) table.insert(reply, tonumber(number)) table.insert(reply, tonumber(at))
-    else
-      table.insert(reply, 2) table.insert(reply, 0) table.insert(reply, 0)
-    end
+    answer_seen(reply, seen, fingerprint)
   else
     local number = redis.call('INCR', KEYS[3])
     local entry = {number, body, now, now}
