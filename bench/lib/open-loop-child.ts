@@ -35,6 +35,9 @@ export interface ChildResult {
   okMs: Float64Array;
   /** The same, for 503 answers; and how many 503s came without Retry-After. */
   rejectedMs: Float64Array;
+  /** Both again from the moment each request actually left: the server's share when the client ran late. */
+  okFromSendMs: Float64Array;
+  rejectedFromSendMs: Float64Array;
   rejectedWithoutRetryAfter: number;
   /** Requests that got no HTTP answer (connection error, timeout), by error code. */
   errors: Record<string, number>;
@@ -62,6 +65,8 @@ async function runLoad(r: OpenLoopRun): Promise<ChildResult> {
   const late = new Samples();
   const ok = new Samples();
   const rejected = new Samples();
+  const okFromSend = new Samples();
+  const rejectedFromSend = new Samples();
   const statusCodes: Record<string, number> = {};
   const errors: Record<string, number> = {};
   const acked: number[] = [];
@@ -83,22 +88,25 @@ async function runLoad(r: OpenLoopRun): Promise<ChildResult> {
     const fire = (): void => {
       const seq = ++sent;
       const due = started + ((seq - 1) * 1000) / r.rate;
-      lastSend = performance.now();
-      late.add(lastSend - due);
+      const sentAt = performance.now();
+      lastSend = sentAt;
+      late.add(sentAt - due);
       const chat = 1 + Math.floor(Math.random() * r.chats);
       p.request({ path: `${r.pathPrefix}${chat}/messages`, method: "POST", headers: { "content-type": "application/json" }, body: `{"body":"${r.bodyPrefix}${seq}"}` })
         .then(async (res) => {
           const text = await res.body.text();
-          const ms = performance.now() - due;
+          const now = performance.now();
           statusCodes[res.statusCode] = (statusCodes[res.statusCode] ?? 0) + 1;
           if (res.statusCode >= 200 && res.statusCode < 300) {
-            ok.add(ms);
+            ok.add(now - due);
+            okFromSend.add(now - sentAt);
             const m = JSON.parse(text) as { number: number; chat_number: number };
             acked.push(seq, m.chat_number, m.number);
           } else {
             failed.push(seq, res.statusCode);
             if (res.statusCode === 503) {
-              rejected.add(ms);
+              rejected.add(now - due);
+              rejectedFromSend.add(now - sentAt);
               if (res.headers["retry-after"] === undefined) rejectedWithoutRetryAfter++;
             }
           }
@@ -122,6 +130,8 @@ async function runLoad(r: OpenLoopRun): Promise<ChildResult> {
     statusCodes,
     okMs: ok.raw(),
     rejectedMs: rejected.raw(),
+    okFromSendMs: okFromSend.raw(),
+    rejectedFromSendMs: rejectedFromSend.raw(),
     rejectedWithoutRetryAfter,
     errors,
     ackedSeq: column(acked, 3, 0),

@@ -34,6 +34,9 @@ export interface OpenLoopResult {
   /** 503 answers, their latency, and how many came without Retry-After. */
   rejected: number;
   rejectedLatency: LatencySummary;
+  /** Both latencies from the moment each request actually left the client. */
+  acceptedFromSend: LatencySummary;
+  rejectedFromSend: LatencySummary;
   rejectedWithoutRetryAfter: number;
   /** Other non-2xx answers (not 503). */
   otherNon2xx: number;
@@ -119,6 +122,8 @@ export class OpenLoopClients {
       acceptedLatency: Samples.merged(results.map((r) => r.okMs)).summary(),
       rejected,
       rejectedLatency: Samples.merged(results.map((r) => r.rejectedMs)).summary(),
+      acceptedFromSend: Samples.merged(results.map((r) => r.okFromSendMs)).summary(),
+      rejectedFromSend: Samples.merged(results.map((r) => r.rejectedFromSendMs)).summary(),
       rejectedWithoutRetryAfter: results.reduce((a, r) => a + r.rejectedWithoutRetryAfter, 0),
       otherNon2xx: sum(statusCodes) - accepted - rejected,
       errors,
