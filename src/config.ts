@@ -52,6 +52,26 @@ function text(env: Env, name: string, fallback: string, pattern = /^[A-Za-z0-9_.
   return raw;
 }
 
+/** `*`, or a comma list of origins (`https://app.example.com`, `http://localhost:5173`). */
+function origins(env: Env, name: string): "*" | string[] {
+  const raw = (env[name] ?? "").trim();
+  if (raw === "") return [];
+  if (raw === "*") return "*";
+  return raw.split(",").map((entry) => {
+    const origin = entry.trim();
+    let parsed: URL;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      throw new ConfigError(name, `must be * or a comma list of origins, got ${JSON.stringify(origin)}`);
+    }
+    if (!["http:", "https:"].includes(parsed.protocol) || parsed.origin !== origin.replace(/\/$/, "").toLowerCase()) {
+      throw new ConfigError(name, `entries must be origins like https://app.example.com (scheme, host, optional port), got ${JSON.stringify(origin)}`);
+    }
+    return parsed.origin;
+  });
+}
+
 export interface ClusterUrls {
   mysql: URL;
   redis: URL;
@@ -69,6 +89,12 @@ export interface Config {
   adminKey: string | null;
   /** Bearer key for GET /metrics (API and worker); null: metrics are open. */
   metricsKey: string | null;
+  /** A process that stops refreshing presence (it died) leaves it this long after its last refresh, at most 5/4 of it. */
+  presenceTtlSeconds: number;
+  /** How long a rotated application secret keeps verifying user tokens. */
+  secretGraceSeconds: number;
+  /** CORS_ORIGINS: browser origins allowed to call REST and open sockets; `"*"` every one, empty: CORS off. */
+  corsOrigins: "*" | string[];
   /** The worker role's metrics listener; null: none. */
   workerMetricsPort: number | null;
   /** Prefix for every Redis key and channel, so deployments and test runs never collide. */
@@ -124,6 +150,9 @@ export function loadConfig(env: Env = process.env): Config {
     adminKey: env.ADMIN_KEY ? text(env, "ADMIN_KEY", "", /^.{16,256}$/) : null,
     metricsKey: env.METRICS_KEY ? text(env, "METRICS_KEY", "", /^.{16,256}$/) : null,
     workerMetricsPort: env.WORKER_METRICS_PORT ? integer(env, "WORKER_METRICS_PORT", 0, 0, 65535) : null,
+    corsOrigins: origins(env, "CORS_ORIGINS"),
+    secretGraceSeconds: integer(env, "SECRET_GRACE_SECONDS", 600, 1, 7 * 86_400),
+    presenceTtlSeconds: integer(env, "PRESENCE_TTL_SECONDS", 20, 2, 3600),
     redisPrefix: text(env, "REDIS_PREFIX", "chat:"),
     queueName: text(env, "QUEUE_NAME", "chat.writes"),
     searchAlias: text(env, "SEARCH_ALIAS", "chat-messages", /^[a-z0-9_-]{1,64}$/),

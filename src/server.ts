@@ -1,9 +1,13 @@
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import type uWS from "uWebSockets.js";
+import { JoseUserTokens } from "./adapters/jose/jose-user-tokens.js";
 import type { Backends } from "./compose/backends.js";
 import type { Config } from "./config.js";
+import { AccessControl } from "./domain/access-control.js";
 import { ChatService } from "./domain/chat-service.js";
+import { PresenceService } from "./domain/presence-service.js";
+import { ReadMarkerService, type ReadMarkerDeps } from "./domain/read-marker-service.js";
 import type { Chat } from "./domain/types.js";
 import { RateLimiter } from "./domain/rate-limiter.js";
 import { CounterRecovery } from "./domain/recovery.js";
@@ -13,9 +17,10 @@ import { ApiMetrics } from "./metrics/api-metrics.js";
 import { demoPageAssets, mountDemoPage } from "./transport/http/demo-page.js";
 import { mountHttp, NotReady } from "./transport/http/http-server.js";
 import { mountMetrics } from "./transport/http/metrics-endpoint.js";
+import { OriginPolicy } from "./transport/origin-policy.js";
 import { nativeUws } from "./transport/uws.js";
 import { framesSent } from "./transport/ws/frames-sent.js";
-import { mountRealtime } from "./transport/ws/ws-server.js";
+import { mountRealtime, type Realtime } from "./transport/ws/ws-server.js";
 
 export interface RunningServer {
   port: number;
@@ -24,6 +29,9 @@ export interface RunningServer {
 
 /** 128 bits from the CSPRNG, URL-safe (22 characters). */
 export const newToken = (): string => randomBytes(16).toString("base64url");
+
+/** An application secret: 256 bits from the CSPRNG, URL-safe (43 characters). */
+export const newSecret = (): string => randomBytes(32).toString("base64url");
 
 /** What the service tells the rest of the process: new chats (for realtime) and create metrics. */
 export interface ServiceHooks {
@@ -72,16 +80,47 @@ export async function startServer(config: Config, backends: Backends, log: Logge
   const service = createService(config, backends, recovery, { onChatCreated: (chat) => onChatCreated(chat), observer: metrics });
   mountDemoPage(app, await demoPageAssets());
   mountMetrics(app, metrics.registry, config.metricsKey);
+  const access = new AccessControl({ store: backends.store, tokens: new JoseUserTokens(), newSecret, secretGraceMs: config.secretGraceSeconds * 1000, now: Date.now });
+  const origins = new OriginPolicy(config.corsOrigins);
+  let onReadMarker: ReadMarkerDeps["onMarked"] = () => undefined;
+  const readMarkers = new ReadMarkerService({
+    chats: service,
+    store: backends.store,
+    recent: backends.readMarkers,
+    queue: backends.queue,
+    now: Date.now,
+    onMarked: (...event) => onReadMarker(...event),
+  });
+  let onPresence: Realtime["onPresence"] = () => undefined;
+  let watchedChats: Realtime["watchedChats"] = () => [];
+  const presence = new PresenceService({
+    presence: backends.presence,
+    chats: service,
+    process: randomUUID(),
+    ttlMs: config.presenceTtlSeconds * 1000,
+    watched: () => watchedChats(),
+    onJoined: (...event) => onPresence("joined", ...event),
+    onLeft: (...event) => onPresence("left", ...event),
+    onError: (err) => log.warn({ err }, "presence update failed; the next refresh repairs it"),
+  });
   const http = mountHttp(app, {
     service,
+    access,
+    readMarkers,
+    presence,
+    origins,
     adminKey: config.adminKey,
     rateLimiter: new RateLimiter(config.createsPerSecondPerToken, Date.now),
     readiness: [...backends.readiness, numberingCheck(backends, recovery)],
     log,
     requests: metrics,
   });
-  const realtime = mountRealtime(app, { service, bus: backends.bus, limits: config.ws, log });
+  const realtime = mountRealtime(app, { service, access, readMarkers, presence, origins, bus: backends.bus, limits: config.ws, log });
   onChatCreated = realtime.onChatCreated;
+  onReadMarker = realtime.onReadMarker;
+  onPresence = realtime.onPresence;
+  watchedChats = realtime.watchedChats;
+  presence.start();
   const listenSocket = await listen(app, config.host, config.port);
   const port = uws.us_socket_local_port(listenSocket as unknown as uWS.us_socket);
   let closing: Promise<void> | undefined;
@@ -92,7 +131,8 @@ export async function startServer(config: Config, backends: Backends, log: Logge
       closing ??= (async () => {
         uws.us_listen_socket_close(listenSocket);
         http.drain();
-        await realtime.close();
+        await realtime.close(); // sockets close first: their users leave presence
+        presence.close();
         let timer: NodeJS.Timeout | undefined;
         const gaveUp = await Promise.race([
           http.idle().then(() => false),

@@ -3,6 +3,8 @@ import type { WorkerHeartbeats } from "../ports/heartbeats.js";
 import type { LeaseLock } from "../ports/lock.js";
 import type { WriteConsumer, WriteQueue } from "../ports/queue.js";
 import type { ChatLog } from "../ports/chat-log.js";
+import type { Presence } from "../ports/presence.js";
+import type { RecentReadMarkers } from "../ports/read-markers.js";
 import type { RecentChats } from "../ports/recent-chats.js";
 import type { SearchIndex } from "../ports/search.js";
 import type { Sequencer } from "../ports/sequencer.js";
@@ -19,6 +21,8 @@ export interface Backends {
   indexQueue: WriteQueue;
   chatLog: ChatLog;
   recentChats: RecentChats;
+  readMarkers: RecentReadMarkers;
+  presence: Presence;
   bus: Bus;
   search: SearchIndex;
   lock: LeaseLock;

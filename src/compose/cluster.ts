@@ -9,6 +9,8 @@ import { RedisBus } from "../adapters/redis/redis-bus.js";
 import { RedisWorkerHeartbeats } from "../adapters/redis/redis-heartbeats.js";
 import { RedisLeaseLock } from "../adapters/redis/redis-lock.js";
 import { RedisChatLog } from "../adapters/redis/redis-chat-log.js";
+import { RedisPresence } from "../adapters/redis/redis-presence.js";
+import { RedisReadMarkers } from "../adapters/redis/redis-read-markers.js";
 import { RedisRecentChats } from "../adapters/redis/redis-recent-chats.js";
 import { RedisSequencer } from "../adapters/redis/redis-sequencer.js";
 import type { ClusterUrls, Config } from "../config.js";
@@ -45,6 +47,8 @@ export function clusterBackends(config: Config, urls: ClusterUrls, log: Logger):
     indexQueue,
     chatLog: new RedisChatLog(redis, keys, { keep: config.recentPerChat, ttlSeconds: config.recentTtlSeconds, idempotencyTtlSeconds: config.idempotencyTtlSeconds }),
     recentChats: new RedisRecentChats(redis, keys, config.recentPerChat, config.recentTtlSeconds),
+    readMarkers: new RedisReadMarkers(redis, keys, config.recentTtlSeconds),
+    presence: new RedisPresence(redis, keys),
     bus: new RedisBus(redis, subscriber, keys),
     search,
     lock: new RedisLeaseLock(redis, keys),

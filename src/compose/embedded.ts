@@ -5,6 +5,8 @@ import { MemoryWorkerHeartbeats } from "../adapters/memory/memory-heartbeats.js"
 import { MemoryLeaseLock } from "../adapters/memory/memory-lock.js";
 import { MemoryWriteQueue } from "../adapters/memory/memory-queue.js";
 import { MemoryChatLog } from "../adapters/memory/memory-chat-log.js";
+import { MemoryPresence } from "../adapters/memory/memory-presence.js";
+import { MemoryReadMarkers } from "../adapters/memory/memory-read-markers.js";
 import { MemoryRecentChats } from "../adapters/memory/memory-recent-chats.js";
 import { MemorySearchIndex } from "../adapters/memory/memory-search.js";
 import { MemorySequencer } from "../adapters/memory/memory-sequencer.js";
@@ -31,6 +33,8 @@ export function embeddedBackends(config: Config): Backends {
     sequencer,
     chatLog: new MemoryChatLog(sequencer, bus, { keep: 64, maxChats: 1024 }),
     recentChats: new MemoryRecentChats({ maxPerApp: 64, maxApps: 1024 }),
+    readMarkers: new MemoryReadMarkers(),
+    presence: new MemoryPresence(),
     queue: new MemoryWriteQueue(writes),
     indexQueue: new MemoryWriteQueue(indexing),
     bus,

@@ -6,11 +6,14 @@ import type { SearchIndex } from "../ports/search.js";
 import type { ChatCreate, Numbered, Sequencer } from "../ports/sequencer.js";
 import type { Store } from "../ports/store.js";
 import { KeyedBatcher } from "./batcher.js";
-import { DomainError, UnavailableError, notFound } from "./errors.js";
+import { ANONYMOUS, type Actor } from "./access-control.js";
+import { DomainError, UnavailableError, forbidden, notFound } from "./errors.js";
 import { fresher, mergePages } from "./merge.js";
+import { publishWrites } from "./publish-writes.js";
 import type { CounterRecovery } from "./recovery.js";
 import { isCanonicalToken } from "./token.js";
 import type { Application, Chat, Message, MessageRange, Page, SearchHit, WriteEvent } from "./types.js";
+import type { User } from "./user.js";
 
 export interface ChatServiceDeps {
   store: Store;
@@ -114,10 +117,14 @@ export class ChatService {
 
   // --- messages
 
-  /** `key`: the client's idempotency key (per chat); a repeat answers the original message and creates nothing. */
-  async createMessage(app: string, chat: number, body: string, key: string | null = null): Promise<Created<Message>> {
+  /**
+   * `key`: the client's idempotency key (per chat); a repeat answers the original message and creates nothing.
+   * `sender`: the user the request acts as; null for an anonymous write.
+   */
+  async createMessage(app: string, chat: number, body: string, key: string | null = null, sender: User | null = null): Promise<Created<Message>> {
     known(app);
-    const outcome = await this.tracked(() => this.messageBatcher.submit(`${app}\u0000${chat}`, { app, chat, send: { body, key } }));
+    const send: Send = sender ? { body, key, sender } : { body, key };
+    const outcome = await this.tracked(() => this.messageBatcher.submit(`${app}\u0000${chat}`, { app, chat, send }));
     if (outcome.kind === "conflict") throw conflict();
     return { entity: outcome.message, created: outcome.kind === "created" };
   }
@@ -125,31 +132,72 @@ export class ChatService {
   async getMessage(app: string, chat: number, number: number): Promise<Message> {
     known(app);
     const message = (await this.deps.chatLog.getMessage(app, chat, number)) ?? (await this.deps.store.findMessage(app, chat, number));
-    return message ?? throwNotFound("message");
+    if (!message || message.deleted) throw notFound("message");
+    return message;
   }
 
   async listMessages(app: string, chat: number, range: MessageRange, limit: number): Promise<Page<Message>> {
+    // Deleted messages keep their numbers as tombstones: read on past them until the page is full or the range ends.
+    const wanted = limit + 1;
+    const shown: Message[] = [];
+    for (let from = range; ; ) {
+      const versions = await this.versions(app, chat, from, wanted);
+      shown.push(...versions.filter((m) => !m.deleted));
+      if (versions.length < wanted || shown.length >= wanted) break;
+      from = { direction: from.direction === "after" ? "after" : "before", number: versions[versions.length - 1]!.number };
+    }
+    return pageOf(shown.slice(0, wanted), limit, (last) => String(last.number));
+  }
+
+  /** The chat's `count` newest versions, newest first, tombstones included. */
+  latestVersions(app: string, chat: number, count: number): Promise<Message[]> {
+    return this.versions(app, chat, { direction: "newest" }, count);
+  }
+
+  /** Up to `count` latest versions in a range, tombstones included: the chat log, merged with the store unless the log alone covers it. */
+  private async versions(app: string, chat: number, range: MessageRange, count: number): Promise<Message[]> {
     known(app);
     const descending = range.direction !== "after";
     const after = range.direction === "after" ? range.number : 0;
     const before = range.direction === "before" ? range.number : Number.MAX_SAFE_INTEGER;
-    const cursor = (last: Message): string => String(last.number);
-    const recent = await this.deps.chatLog.listMessages(app, chat, after, before, limit + 1, descending);
-    if (coversPage(recent, range, limit + 1)) return pageOf(recent, limit, cursor);
+    const recent = await this.deps.chatLog.listMessages(app, chat, after, before, count, descending);
+    if (coversPage(recent, range, count)) return recent;
     // The log holding anything of this chat proves the chat exists.
     const [durable] = await Promise.all([
-      this.deps.store.listMessages(app, chat, range, limit + 1),
+      this.deps.store.listMessages(app, chat, range, count),
       recent.length > 0 ? undefined : this.getChat(app, chat),
     ]);
-    return pageOf(mergePages(durable, recent, limit + 1, descending), limit, cursor);
+    return mergePages(durable, recent, count, descending);
   }
 
-  async editMessage(app: string, chat: number, number: number, body: string): Promise<Message> {
+  async editMessage(app: string, chat: number, number: number, body: string, actor: Actor = ANONYMOUS): Promise<Message> {
     const current = await this.getMessage(app, chat, number);
+    mayChange(current, actor);
     const message: Message = { ...current, body, updatedAt: this.nextVersion(current.updatedAt) };
     await this.publish([{ kind: "message", created: false, message }]);
     await this.deps.chatLog.edit(message);
     return message;
+  }
+
+  /**
+   * Deletes a message through the queue like every write; its number stays
+   * taken (a tombstone in the log and the store) and subscribers get
+   * `message_deleted`. A repeat changes nothing.
+   */
+  async deleteMessage(app: string, chat: number, number: number, actor: Actor = ANONYMOUS): Promise<void> {
+    known(app);
+    const [logged, stored] = await Promise.all([this.deps.chatLog.getMessage(app, chat, number), this.deps.store.findMessage(app, chat, number)]);
+    const current = [logged, stored].find((m) => m?.deleted) ?? fresher(stored, logged);
+    if (!current) throw notFound("message");
+    if (current.deleted) {
+      // A repeat: the first may have failed after the queue took it, before the log did.
+      if (!logged?.deleted) await this.deps.chatLog.delete(current);
+      return;
+    }
+    mayChange(current, actor);
+    const tombstone: Message = { app, chat, number, body: "", createdAt: current.createdAt, updatedAt: this.nextVersion(current.updatedAt), deleted: true };
+    await this.publish([{ kind: "message_deleted", message: tombstone }]);
+    await this.deps.chatLog.delete(tombstone);
   }
 
   async searchMessages(app: string, chat: number, query: string, limit: number, after: string | null): Promise<Page<SearchHit>> {
@@ -158,9 +206,13 @@ export class ChatService {
     return { data: hits, next };
   }
 
-  /** Messages after `since`, ascending, for resume and gap repair: the chat log first, then the store. */
+  /**
+   * Messages after `since`, ascending, for resume and gap repair: the chat
+   * log first, then the store. Tombstones included, so a resuming subscriber
+   * learns of deletions and sees every number accounted for.
+   */
   async messagesSince(app: string, chat: number, since: number, limit: number): Promise<Message[]> {
-    return (await this.listMessages(app, chat, { direction: "after", number: since }, limit)).data;
+    return this.versions(app, chat, { direction: "after", number: since }, limit);
   }
 
   /** The highest message number handed out in a chat, where live delivery starts counting. */
@@ -258,14 +310,8 @@ export class ChatService {
     await this.deps.chatLog.seed(app, chat, (await store.maxMessageNumber(app, chat)) ?? 0);
   }
 
-  private async publish(events: WriteEvent[]): Promise<void> {
-    if (events.length === 0) return;
-    try {
-      await this.deps.queue.publish(events);
-    } catch (err) {
-      if (err instanceof DomainError) throw err;
-      throw new UnavailableError("the write queue is unavailable", 1);
-    }
+  private publish(events: WriteEvent[]): Promise<void> {
+    return publishWrites(this.deps.queue, events);
   }
 
   /** An edit's version must sort after the one it replaces, even within one ms. */
@@ -277,6 +323,11 @@ export class ChatService {
 /** Every use case names its application by token; a non-canonical spelling names none. */
 function known(token: string): void {
   if (!isCanonicalToken(token)) throw notFound("application");
+}
+
+/** Closed applications: only a message's sender edits or deletes it. */
+function mayChange(message: Message, actor: Actor): void {
+  if (actor.ownMessagesOnly && message.sender?.id !== actor.user?.id) throw forbidden("only the sender of a message may change it");
 }
 
 function throwNotFound(what: string): never {

@@ -32,6 +32,21 @@ export class DomainError extends Error {
 
 export const notFound = (what: string): DomainError => new DomainError("not_found", `${what} not found`);
 
+export const forbidden = (message: string): DomainError => new DomainError("forbidden", message);
+
+/**
+ * A user token (or an application secret) that was refused: 401. `reason`
+ * says why, for the log line; neither carries the credential itself.
+ */
+export class CredentialRefused extends DomainError {
+  constructor(readonly reason: string) {
+    super("unauthorized", `the credential was refused: ${reason}`);
+  }
+}
+
+/** An operation that acts as a user was asked for without a user token: 401. */
+export const identityRequired = (what: string): DomainError => new DomainError("unauthorized", `${what} needs a user token`);
+
 /** A backend is unreachable or recovering: the caller may retry after a moment. */
 export class UnavailableError extends DomainError {
   constructor(

@@ -2,6 +2,9 @@
 // chats and messages by their per-parent numbers. No internal id ever appears here,
 // which is what keeps ids out of every response by construction.
 
+import type { ReadMarker } from "./read-marker.js";
+import type { User } from "./user.js";
+
 export interface Application {
   token: string;
   name: string;
@@ -26,6 +29,14 @@ export interface Message {
   body: string;
   createdAt: number;
   updatedAt: number;
+  /** Who sent it; absent for an anonymous write (representations show null). */
+  sender?: User;
+  /**
+   * Set on the version that deleted it (a tombstone: body "", no sender,
+   * `updatedAt` the deletion's version). Tombstones keep their number taken
+   * and tell resuming subscribers; reads never show them.
+   */
+  deleted?: true;
 }
 
 /**
@@ -35,7 +46,11 @@ export interface Message {
  */
 export type WriteEvent =
   | { kind: "chat"; created: boolean; chat: Chat }
-  | { kind: "message"; created: boolean; message: Message };
+  | { kind: "message"; created: boolean; message: Message }
+  /** `message` is the tombstone. */
+  | { kind: "message_deleted"; message: Message }
+  /** Moves a user's marker forward only (applying an older one changes nothing). */
+  | { kind: "read_marker"; marker: ReadMarker };
 
 export interface Page<T> {
   data: T[];
@@ -52,4 +67,5 @@ export interface SearchHit {
   number: number;
   body: string;
   createdAt: number;
+  sender?: User;
 }

@@ -23,7 +23,19 @@ export class WorkerMetrics implements WorkerObserver {
     this.batches.inc();
     // A create's updatedAt is its creation time; an edit's is when it was made.
     let oldest = now;
-    for (const event of batch) oldest = Math.min(oldest, event.kind === "chat" ? event.chat.updatedAt : event.message.updatedAt);
+    for (const event of batch) oldest = Math.min(oldest, writtenAt(event));
     this.lag.set((now - oldest) / 1000);
+  }
+}
+
+/** When the write was made on its API process (every event carries its entity's version). */
+function writtenAt(event: WriteEvent): number {
+  switch (event.kind) {
+    case "chat":
+      return event.chat.updatedAt;
+    case "read_marker":
+      return event.marker.updatedAt;
+    default:
+      return event.message.updatedAt;
   }
 }

@@ -1,9 +1,11 @@
 import type { Message } from "../domain/types.js";
+import type { User } from "../domain/user.js";
 
-/** One message to append: its body, and the client's idempotency key if it sent one. */
+/** One message to append: its body, the client's idempotency key if it sent one, and its sender (absent: anonymous). */
 export interface Send {
   body: string;
   key: string | null;
+  sender?: User;
 }
 
 /** What became of one send: a new message, the original one for a repeated
@@ -22,7 +24,7 @@ export type Append =
   | { status: "recovering" };
 
 /** A live change of a chat as it travels between processes: one frame per appended batch or edit. */
-export type ChatLogEvent = { kind: "created" | "updated"; app: string; chat: number; messages: Message[] };
+export type ChatLogEvent = { kind: "created" | "updated" | "deleted"; app: string; chat: number; messages: Message[] };
 
 /**
  * One log per chat (Redis in cluster mode). `append` is one atomic step per
@@ -36,11 +38,13 @@ export interface ChatLog {
   append(app: string, chat: number, sends: Send[], now: number): Promise<Append>;
   /** Puts an edited version (never replacing a fresher one) and publishes it live, in one step. */
   edit(message: Message): Promise<void>;
+  /** Puts a tombstone (never replacing a fresher version) and publishes the deletion live, in one step. */
+  delete(tombstone: Message): Promise<void>;
   /** The highest number handed out in the chat (0 when none or unknown). */
   head(app: string, chat: number): Promise<number>;
   /** Sets the chat's counter only where absent (never lowers one). */
   seed(app: string, chat: number, counter: number): Promise<void>;
   getMessage(app: string, chat: number, number: number): Promise<Message | null>;
-  /** Entries with after < number < before, ascending or descending, from the recent window. */
+  /** Entries with after < number < before, ascending or descending, from the recent window (tombstones included). */
   listMessages(app: string, chat: number, after: number, before: number, limit: number, descending: boolean): Promise<Message[]>;
 }

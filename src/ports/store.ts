@@ -1,3 +1,4 @@
+import type { ApplicationAccess } from "../domain/application-access.js";
 import type { Application, Chat, Message, MessageRange, WriteEvent } from "../domain/types.js";
 
 export interface AppliedWrites {
@@ -19,10 +20,25 @@ export interface Store {
   /** Admin listing, keyset by token. */
   listApplications(afterToken: string | null, limit: number): Promise<Application[]>;
 
+  /** Stores a new application's credentials (written synchronously, like the application). */
+  insertAccess(token: string, access: ApplicationAccess): Promise<void>;
+  /** Null for an unknown application, or one created before applications had secrets. */
+  findAccess(token: string): Promise<ApplicationAccess | null>;
+  /** Replaces the secret only while it still is `current`, so of two concurrent rotations one wins; false for the other. */
+  rotateSecret(token: string, current: string, next: string, previousUntil: number): Promise<boolean>;
+  /** Sets a secret for an application that has none (created before secrets existed); false when it has one. */
+  issueMissingSecret(token: string, secret: string): Promise<boolean>;
+  setUserTokensRequired(token: string, required: boolean): Promise<void>;
+
   findChat(app: string, number: number): Promise<Chat | null>;
   listChats(app: string, afterNumber: number, limit: number): Promise<Chat[]>;
   findMessage(app: string, chat: number, number: number): Promise<Message | null>;
   listMessages(app: string, chat: number, range: MessageRange, limit: number): Promise<Message[]>;
+
+  /** Live (not deleted) messages numbered after < number < before. */
+  countMessages(app: string, chat: number, after: number, before: number): Promise<number>;
+  /** The user's persisted read marker; null before their first. */
+  findReadMarker(app: string, chat: number, user: string): Promise<number | null>;
 
   /** Highest persisted numbers, used to restore counters after Redis lost them. */
   maxChatNumber(app: string): Promise<number | null>;

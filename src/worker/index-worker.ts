@@ -16,7 +16,8 @@ export class IndexWorker {
 
   async start(): Promise<void> {
     await this.consumer.start(async (batch) => {
-      const messages = batch.flatMap((e) => (e.kind === "message" ? [e.message] : []));
+      // A deletion indexes its tombstone (an empty body, which no search matches).
+      const messages = batch.flatMap((e) => (e.kind === "message" || e.kind === "message_deleted" ? [e.message] : []));
       if (messages.length === 0) return;
       try {
         if (!this.ensured) {

@@ -53,7 +53,7 @@ export class WriteWorker {
       this.log.error({ events: rejected.length }, "writes for an unknown application were dead-lettered");
     }
     this.observer.persisted(batch, Date.now());
-    const messages = batch.filter((e) => e.kind === "message");
+    const messages = batch.filter((e) => e.kind === "message" || e.kind === "message_deleted");
     if (messages.length > 0) await this.indexQueue.publish(messages);
     this.log.debug({ events: batch.length, ms: Math.round(performance.now() - started) }, "batch persisted");
   }

@@ -18,6 +18,8 @@ import { RedisBus } from "../../src/adapters/redis/redis-bus.js";
 import { RedisChatLog } from "../../src/adapters/redis/redis-chat-log.js";
 import { RedisWorkerHeartbeats } from "../../src/adapters/redis/redis-heartbeats.js";
 import { RedisLeaseLock } from "../../src/adapters/redis/redis-lock.js";
+import { RedisPresence } from "../../src/adapters/redis/redis-presence.js";
+import { RedisReadMarkers } from "../../src/adapters/redis/redis-read-markers.js";
 import { RedisRecentChats } from "../../src/adapters/redis/redis-recent-chats.js";
 import { RedisSequencer } from "../../src/adapters/redis/redis-sequencer.js";
 import { cleanupRun, deleteIndices, deleteRedisPrefix } from "../support/cleanup.js";
@@ -26,6 +28,8 @@ import { chatLogContract } from "../support/contract-chat-log.js";
 import { heartbeatsContract } from "../support/contract-heartbeats.js";
 import { lockContract } from "../support/contract-lock.js";
 import { queueContract } from "../support/contract-queue.js";
+import { presenceContract } from "../support/contract-presence.js";
+import { readMarkersContract } from "../support/contract-read-markers.js";
 import { recentChatsContract } from "../support/contract-recent.js";
 import { searchContract } from "../support/contract-search.js";
 import { sequencerContract } from "../support/contract-sequencer.js";
@@ -114,6 +118,18 @@ queueContract("rabbitmq", async () => {
       await connection.close();
     },
   };
+});
+
+readMarkersContract("redis", async () => {
+  const client = redis();
+  const keys = new RedisKeys(`${env.REDIS_PREFIX}read${unique()}:`);
+  return { markers: new RedisReadMarkers(client, keys, 60), cleanup: async () => void (await deleteRedisPrefix(client, keys.prefix)) };
+});
+
+presenceContract("redis", async () => {
+  const client = redis();
+  const keys = new RedisKeys(`${env.REDIS_PREFIX}presence${unique()}:`);
+  return { presence: new RedisPresence(client, keys), cleanup: async () => void (await deleteRedisPrefix(client, keys.prefix)) };
 });
 
 recentChatsContract("redis", async () => {

@@ -9,6 +9,8 @@ import { MemoryWriteConsumer } from "../../src/adapters/memory/memory-consumer.j
 import { MemoryWorkerHeartbeats } from "../../src/adapters/memory/memory-heartbeats.js";
 import { MemoryLeaseLock, type Lease } from "../../src/adapters/memory/memory-lock.js";
 import { MemoryWriteQueue } from "../../src/adapters/memory/memory-queue.js";
+import { MemoryPresence } from "../../src/adapters/memory/memory-presence.js";
+import { MemoryReadMarkers } from "../../src/adapters/memory/memory-read-markers.js";
 import { MemoryRecentChats } from "../../src/adapters/memory/memory-recent-chats.js";
 import { MemorySearchIndex } from "../../src/adapters/memory/memory-search.js";
 import { MemorySequencer } from "../../src/adapters/memory/memory-sequencer.js";
@@ -18,6 +20,8 @@ import { chatLogContract } from "../support/contract-chat-log.js";
 import { heartbeatsContract } from "../support/contract-heartbeats.js";
 import { lockContract } from "../support/contract-lock.js";
 import { queueContract } from "../support/contract-queue.js";
+import { presenceContract } from "../support/contract-presence.js";
+import { readMarkersContract } from "../support/contract-read-markers.js";
 import { recentChatsContract } from "../support/contract-recent.js";
 import { searchContract } from "../support/contract-search.js";
 import { sequencerContract } from "../support/contract-sequencer.js";
@@ -74,6 +78,10 @@ chatLogContract("memory", async () => {
 });
 
 recentChatsContract("memory", async () => ({ recentChats: new MemoryRecentChats({ maxPerApp: 20 }), maxPerApp: 20, cleanup: nothing }));
+
+readMarkersContract("memory", async () => ({ markers: new MemoryReadMarkers(), cleanup: nothing }));
+
+presenceContract("memory", async () => ({ presence: new MemoryPresence(), cleanup: nothing }));
 
 busContract("memory", async () => {
   const hub = new MemoryBusHub();

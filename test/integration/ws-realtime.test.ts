@@ -167,7 +167,8 @@ describe(`realtime /ws, one server (${mode})`, () => {
 
     const [restNumber] = await restSends(api, token, 1, 1);
     const live = await subscriber.until(() => subscriber.frames.find((f) => f.op === "message" && f.number === restNumber), 10_000, "the REST message");
-    assert.deepEqual(Object.keys(live).sort(), ["app", "body", "chat", "created_at", "number", "op"]);
+    assert.deepEqual(Object.keys(live).sort(), ["app", "body", "chat", "created_at", "number", "op", "sender"]);
+    assert.equal(live.sender, null, "an anonymous write");
     assert.equal(live.body, body(0));
     assert.match(live.created_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
 

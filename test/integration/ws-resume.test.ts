@@ -3,11 +3,21 @@ import { after, afterEach, describe, it } from "node:test";
 import { pino } from "pino";
 import type uWS from "uWebSockets.js";
 import WebSocket from "ws";
+import { JoseUserTokens } from "../../src/adapters/jose/jose-user-tokens.js";
 import { MemoryBus } from "../../src/adapters/memory/memory-bus.js";
+import { MemoryBroker } from "../../src/adapters/memory/memory-broker.js";
+import { MemoryPresence } from "../../src/adapters/memory/memory-presence.js";
+import { MemoryWriteQueue } from "../../src/adapters/memory/memory-queue.js";
+import { MemoryReadMarkers } from "../../src/adapters/memory/memory-read-markers.js";
+import { MemoryStore } from "../../src/adapters/memory/memory-store.js";
+import { AccessControl } from "../../src/domain/access-control.js";
+import { PresenceService } from "../../src/domain/presence-service.js";
+import { ReadMarkerService } from "../../src/domain/read-marker-service.js";
 import type { ChatService } from "../../src/domain/chat-service.js";
 import { notFound } from "../../src/domain/errors.js";
 import { chatChannel, encodeLiveBatch } from "../../src/domain/live-batch.js";
 import type { Message } from "../../src/domain/types.js";
+import { OriginPolicy } from "../../src/transport/origin-policy.js";
 import { nativeUws } from "../../src/transport/uws.js";
 import { mountRealtime, type Realtime } from "../../src/transport/ws/ws-server.js";
 import { eventually } from "../support/env.js";
@@ -133,8 +143,15 @@ async function rig(options: { pageSize?: number; maxBuffered?: number; maxBackpr
   const app = uws.App();
   const service = new ScriptedService();
   const bus = new BreakableBus();
+  // No application here has credentials (every one is open) and no socket a user: read markers and presence stay unused.
+  const store = new MemoryStore();
+  const chats = service as unknown as ChatService;
   const realtime = mountRealtime(app, {
-    service: service as unknown as ChatService,
+    service: chats,
+    access: new AccessControl({ store, tokens: new JoseUserTokens(), newSecret: () => "", secretGraceMs: 0, now: Date.now }),
+    readMarkers: new ReadMarkerService({ chats, store, recent: new MemoryReadMarkers(), queue: new MemoryWriteQueue(new MemoryBroker()), now: Date.now, onMarked: () => undefined }),
+    presence: new PresenceService({ presence: new MemoryPresence(), chats, process: "rig", ttlMs: 20_000, watched: () => [], onJoined: () => undefined, onLeft: () => undefined, onError: () => undefined }),
+    origins: new OriginPolicy([]),
     bus,
     log: pino({ level: "silent" }),
     limits: { maxPayloadBytes: 128 * 1024, maxSubscriptions: 10, sendsPerSecond: 1000, maxBackpressureBytes: options.maxBackpressureBytes ?? 1024 * 1024, idleTimeoutSeconds: 60 },

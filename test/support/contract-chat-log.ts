@@ -360,6 +360,50 @@ export function chatLogContract(name: string, make: () => Promise<ChatLogFixture
         );
       }));
 
+    it("keeps each send's sender in its entry and its frame; senderless sends stay anonymous", () =>
+      using(make, async ({ sequencer, chatLog, bus }) => {
+        const app = await application(sequencer, 1);
+        const live = await watch(bus, chatLog, app, 1);
+        const alice = { id: "alice", name: "Alice ✓" };
+        const anonymous = { id: "u-42", name: null };
+        const batch = created(await chatLog.append(app, 1, [{ body: "hi", key: null, sender: alice }, { body: "anon", key: null }, { body: "no name", key: null, sender: anonymous }], T0));
+        assert.deepEqual(batch.map((m) => m.sender), [alice, undefined, anonymous]);
+        assert.deepEqual(await chatLog.getMessage(app, 1, 1), batch[0]);
+        assert.equal("sender" in (await chatLog.getMessage(app, 1, 2))!, false, "no sender field for an anonymous message");
+        assert.deepEqual(await chatLog.listMessages(app, 1, 0, NO_UPPER, 50, false), batch);
+        const edited = { ...batch[0]!, body: "hi, edited", updatedAt: T0 + 5 };
+        await chatLog.edit(edited);
+        assert.deepEqual(await chatLog.getMessage(app, 1, 1), edited, "an edit keeps the sender");
+        await live.settle();
+        assert.deepEqual(live.before(), [
+          { kind: "created", messages: batch },
+          { kind: "updated", messages: [edited] },
+        ]);
+      }));
+
+    it("puts a tombstone that no edit replaces, publishes the deletion, and keeps the number taken", () =>
+      using(make, async ({ sequencer, chatLog, bus }) => {
+        const app = await application(sequencer, 1);
+        const live = await watch(bus, chatLog, app, 1);
+        const [first, doomed, third] = created(await chatLog.append(app, 1, [...sends("one"), { body: "two", key: null, sender: { id: "u", name: "U" } }, ...sends("three")], T0));
+        const tombstone: Message = { app, chat: 1, number: doomed!.number, body: "", createdAt: doomed!.createdAt, updatedAt: T0 + 10, deleted: true };
+        await chatLog.delete(tombstone);
+        assert.deepEqual(await chatLog.getMessage(app, 1, 2), tombstone);
+        assert.deepEqual(await chatLog.listMessages(app, 1, 0, NO_UPPER, 50, false), [first, tombstone, third], "in range reads, the tombstone holds its place");
+        await chatLog.edit({ ...doomed!, body: "revived?", updatedAt: T0 + 99 });
+        assert.deepEqual(await chatLog.getMessage(app, 1, 2), tombstone, "a deletion is final, even against a fresher edit");
+        await chatLog.delete({ ...tombstone, updatedAt: T0 + 5 });
+        assert.deepEqual(await chatLog.getMessage(app, 1, 2), tombstone, "an older tombstone changes nothing");
+        assert.deepEqual(numbers(created(await chatLog.append(app, 1, sends("four"), T0 + 20))), [4], "the number is not reused");
+        const marker = await live.settle();
+        assert.deepEqual(live.before(), [
+          { kind: "created", messages: [first, doomed, third] },
+          { kind: "deleted", messages: [tombstone] },
+          { kind: "created", messages: [{ ...message(app, 1, 4, "four", T0 + 20) }] },
+        ]);
+        assert.equal(marker.number, 5);
+      }));
+
     it("head is the highest number handed out, and 0 for a chat without messages", () =>
       using(make, async ({ sequencer, chatLog }) => {
         const app = await application(sequencer, 2);

@@ -31,7 +31,8 @@ function batches(count: number): WriteEvent[][] {
   );
 }
 
-const label = (e: WriteEvent): string => (e.kind === "message" ? `${e.message.chat}/${e.message.number}` : `chat ${e.chat.number}`);
+const label = (e: WriteEvent): string =>
+  e.kind === "chat" ? `chat ${e.chat.number}` : e.kind === "read_marker" ? `read ${e.marker.chat}/${e.marker.user}` : `${e.message.chat}/${e.message.number}`;
 
 export function queueContract(name: string, make: () => Promise<QueueFixture>): void {
   describe(`WriteQueue/WriteConsumer contract: ${name}`, () => {

@@ -179,6 +179,38 @@ export function searchContract(name: string, make: () => Promise<SearchFixture>)
         assert.deepEqual(await numbers("banana"), [1]);
       }));
 
+    it("returns each hit's sender, and none for an anonymous message", () =>
+      using(make, async ({ search }) => {
+        const app = newToken();
+        const { hits } = searcher(search, app, 1);
+        const signed = { ...message(app, 1, 1, "signed plum"), sender: { id: "alice", name: "Alice" } };
+        await indexAndWait(search, [signed, message(app, 1, 2, "anonymous plum")], async () => {
+          assert.equal((await hits("plum")).length, 2);
+        });
+        const found = (await hits("plum")).sort((a, b) => a.number - b.number);
+        assert.deepEqual(found, [
+          { number: 1, body: "signed plum", createdAt: T0 + 1, sender: { id: "alice", name: "Alice" } },
+          { number: 2, body: "anonymous plum", createdAt: T0 + 2 },
+        ]);
+      }));
+
+    it("never finds a deleted message again: its tombstone outranks any later version", () =>
+      using(make, async ({ search }) => {
+        const app = newToken();
+        const { numbers } = searcher(search, app, 1);
+        await indexAndWait(search, [message(app, 1, 1, "doomed cherry"), message(app, 1, 2, "kept cherry")], async () => {
+          assert.deepEqual((await numbers("cherry")).sort(), [1, 2]);
+        });
+        await search.index([{ ...message(app, 1, 1, "", T0 + 10), deleted: true }]);
+        await eventually(async () => assert.deepEqual(await numbers("cherry"), [2]), { what: "the tombstone to replace the message" });
+        // An edit racing the deletion, with a later version, then a marker.
+        await search.index([message(app, 1, 1, "revived cherry", T0 + 99)]);
+        await search.index([message(app, 1, 3, "marker fig", T0 + 100)]);
+        await eventually(async () => assert.deepEqual(await numbers("fig"), [3]), { what: "the marker" });
+        assert.deepEqual(await numbers("cherry"), [2]);
+        assert.deepEqual(await numbers("revived"), []);
+      }));
+
     it("pages through every hit with next, best first, without repeats", () =>
       using(make, async ({ search }) => {
         const app = newToken();

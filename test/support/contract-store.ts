@@ -225,6 +225,83 @@ export function storeContract(name: string, make: () => Promise<StoreFixture>): 
         assert.equal((await store.findApplication(app))?.chatsCount, 1);
       }));
 
+    it("stores senders, and only for messages that have one", () =>
+      using(make, async ({ store }) => {
+        const app = await created(store);
+        const signed = { ...message(app, 1, 1, "signed", T0 + 1), sender: { id: "alice", name: "Alice" } };
+        const unnamed = { ...message(app, 1, 2, "unnamed", T0 + 2), sender: { id: "bob", name: null } };
+        await store.applyWrites([chatCreated(chat(app, 1, null, T0)), messageCreated(signed), messageCreated(unnamed), messageCreated(message(app, 1, 3, "anonymous", T0 + 3))]);
+        assert.deepEqual(await store.findMessage(app, 1, 1), signed);
+        assert.deepEqual(await store.listMessages(app, 1, { direction: "after", number: 0 }, 10), [signed, unnamed, message(app, 1, 3, "anonymous", T0 + 3)]);
+        await store.applyWrites([messageEdited({ ...signed, body: "signed, edited", updatedAt: T0 + 9 })]);
+        assert.deepEqual(await store.findMessage(app, 1, 1), { ...signed, body: "signed, edited", updatedAt: T0 + 9 });
+      }));
+
+    it("keeps a deleted message as a tombstone: out of the count, its number taken, final against edits and redeliveries", () =>
+      using(make, async ({ store }) => {
+        const app = await created(store);
+        const tombstone = (number: number, at: number, createdAt: number): Message => ({ app, chat: 1, number, body: "", createdAt, updatedAt: at, deleted: true });
+        const deleted = (m: Message): WriteEvent => ({ kind: "message_deleted", message: m });
+        const signed = { ...message(app, 1, 2, "doomed", T0 + 2), sender: { id: "alice", name: "Alice" } };
+        await store.applyWrites([chatCreated(chat(app, 1, null, T0)), messageCreated(message(app, 1, 1, "kept", T0 + 1)), messageCreated(signed)]);
+        await store.applyWrites([deleted(tombstone(2, T0 + 10, T0 + 2))]);
+        assert.deepEqual(await store.findMessage(app, 1, 2), tombstone(2, T0 + 10, T0 + 2));
+        assert.equal((await store.findChat(app, 1))?.messagesCount, 1);
+        assert.equal(await store.maxMessageNumber(app, 1), 2, "the number stays taken");
+        // Redelivered, edited later or re-created: still a tombstone, still one fewer.
+        await store.applyWrites([deleted(tombstone(2, T0 + 10, T0 + 2)), messageEdited({ ...signed, body: "revived", updatedAt: T0 + 50 }), messageCreated(signed)]);
+        assert.deepEqual(await store.findMessage(app, 1, 2), tombstone(2, T0 + 10, T0 + 2));
+        assert.equal((await store.findChat(app, 1))?.messagesCount, 1);
+        assert.deepEqual(
+          (await store.listMessages(app, 1, { direction: "newest" }, 10)).map((m) => [m.number, m.deleted ?? false]),
+          [[2, true], [1, false]],
+          "pages hold the tombstone in its place (the domain leaves it out)",
+        );
+
+        // A deletion that overtakes its create; one created and deleted in one batch.
+        await store.applyWrites([deleted(tombstone(3, T0 + 30, T0 + 3))]);
+        await store.applyWrites([messageCreated(message(app, 1, 3, "too late", T0 + 3))]);
+        await store.applyWrites([messageCreated(message(app, 1, 4, "brief", T0 + 4)), deleted(tombstone(4, T0 + 40, T0 + 4))]);
+        assert.deepEqual(await store.findMessage(app, 1, 3), tombstone(3, T0 + 30, T0 + 3));
+        assert.deepEqual(await store.findMessage(app, 1, 4), tombstone(4, T0 + 40, T0 + 4));
+        assert.equal((await store.findChat(app, 1))?.messagesCount, 1);
+        for (let cursor: string | null = null; ; ) {
+          cursor = (await store.reconcileCounts(cursor, 500)).cursor;
+          if (cursor === null) break;
+        }
+        assert.equal((await store.findChat(app, 1))?.messagesCount, 1, "the reconciler counts live messages only");
+      }));
+
+    it("keeps read markers forward only, whatever the order or repeats of their writes", () =>
+      using(make, async ({ store }) => {
+        const app = await created(store);
+        const marked = (user: string, number: number, at: number, chatNumber = 1): WriteEvent => ({ kind: "read_marker", marker: { app, chat: chatNumber, user, number, updatedAt: at } });
+        await store.applyWrites([chatCreated(chat(app, 1, null, T0))]);
+        assert.equal(await store.findReadMarker(app, 1, "alice"), null);
+        await store.applyWrites([marked("alice", 4, T0 + 1), marked("bob", 2, T0 + 2)]);
+        await store.applyWrites([marked("alice", 9, T0 + 3), marked("alice", 6, T0 + 4)]);
+        await store.applyWrites([marked("alice", 9, T0 + 3), marked("bob", 1, T0 + 5)]);
+        assert.equal(await store.findReadMarker(app, 1, "alice"), 9);
+        assert.equal(await store.findReadMarker(app, 1, "bob"), 2);
+        assert.equal(await store.findReadMarker(app, 2, "alice"), null, "per chat");
+        // A marker that overtook its chat's own event waits under the chat's placeholder.
+        await store.applyWrites([marked("alice", 3, T0 + 6, 5)]);
+        assert.equal(await store.findReadMarker(app, 5, "alice"), 3);
+        assert.equal((await store.findChat(app, 5))?.name, null);
+      }));
+
+    it("counts the live messages in a range of numbers", () =>
+      using(make, async ({ store }) => {
+        const app = await created(store);
+        await store.applyWrites([chatCreated(chat(app, 1, null, T0)), ...[1, 2, 3, 4, 5, 6].map((n) => messageCreated(message(app, 1, n, `m${n}`, T0 + n)))]);
+        await store.applyWrites([{ kind: "message_deleted", message: { app, chat: 1, number: 3, body: "", createdAt: T0 + 3, updatedAt: T0 + 30, deleted: true } }]);
+        assert.equal(await store.countMessages(app, 1, 0, Number.MAX_SAFE_INTEGER), 5);
+        assert.equal(await store.countMessages(app, 1, 2, Number.MAX_SAFE_INTEGER), 3, "above 2: 4, 5, 6 (3 is deleted)");
+        assert.equal(await store.countMessages(app, 1, 1, 5), 2, "2 and 4");
+        assert.equal(await store.countMessages(app, 1, 6, Number.MAX_SAFE_INTEGER), 0);
+        assert.equal(await store.countMessages(app, 2, 0, Number.MAX_SAFE_INTEGER), 0);
+      }));
+
     it("pages chats by number, ascending after a keyset cursor", () =>
       using(make, async ({ store }) => {
         const app = await created(store);
@@ -377,7 +454,7 @@ export function storeContract(name: string, make: () => Promise<StoreFixture>): 
         await store.applyWrites(events);
         for (const event of events) {
           if (event.kind === "chat") event.chat.name = "mutated";
-          else event.message.body = "mutated";
+          else if (event.kind === "message") event.message.body = "mutated";
         }
         const found = await store.findMessage(app, 1, 1);
         found!.body = "mutated";

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { eventually } from "./env.js";
 import { Api } from "./http.js";
+import { userToken } from "./user-tokens.js";
 
 export interface Target {
   base: string;
@@ -13,12 +14,15 @@ export interface Target {
 
 const FORBIDDEN_KEYS = new Set(["id", "_id", "chat_id", "application_id", "app_id", "message_id"]);
 
-/** Every key of every JSON value, recursively. */
+/** A user as the API shows one (`sender`, presence members): its `id` is the application's own user id, public by design. */
+const isUser = (value: object): boolean => Object.keys(value).sort().join() === "id,name";
+
+/** Every key of every JSON value, recursively (but a user's `id`). */
 function keysOf(value: unknown, out: string[] = []): string[] {
   if (Array.isArray(value)) value.forEach((v) => keysOf(v, out));
   else if (value && typeof value === "object") {
     for (const [k, v] of Object.entries(value)) {
-      out.push(k);
+      if (!(k === "id" && isUser(value))) out.push(k);
       keysOf(v, out);
     }
   }
@@ -48,7 +52,7 @@ export function restAcceptance(mode: string, start: () => Promise<Target>): void
       const created = await api.post("/api/v1/applications", { name: "Ünïcødé ✓ 💬" });
       assert.equal(created.status, 201);
       assert.match(created.json.token, /^[A-Za-z0-9_-]{22}$/);
-      assert.deepEqual(Object.keys(created.json).sort(), ["chats_count", "created_at", "name", "token", "updated_at"]);
+      assert.deepEqual(Object.keys(created.json).sort(), ["chats_count", "created_at", "name", "secret", "token", "updated_at", "user_tokens_required"]);
       assert.equal(created.json.name, "Ünïcødé ✓ 💬");
       assert.equal(created.json.chats_count, 0);
       assert.ok(!Number.isNaN(Date.parse(created.json.created_at)) && created.json.created_at.endsWith("Z"));
@@ -234,7 +238,8 @@ export function restAcceptance(mode: string, start: () => Promise<Target>): void
       for (const body of bodies) {
         const res = await api.post(path, { body });
         assert.equal(res.status, 201, JSON.stringify(res.json).slice(0, 200));
-        assert.deepEqual(Object.keys(res.json).sort(), ["body", "chat_number", "created_at", "number", "updated_at"]);
+        assert.deepEqual(Object.keys(res.json).sort(), ["body", "chat_number", "created_at", "number", "sender", "updated_at"]);
+        assert.equal(res.json.sender, null, "an anonymous write");
         assert.equal(res.json.body, body, "stored exactly as sent");
         assert.equal(res.json.chat_number, chat);
         created.push(res.json);
@@ -296,6 +301,33 @@ export function restAcceptance(mode: string, start: () => Promise<Target>): void
       const doc = await api.get("/api/v1/openapi.json");
       assert.equal(doc.json.openapi, "3.1.0");
       assert.ok(doc.json.paths["/api/v1/applications/{token}/chats/{chat}/messages"].post.requestBody);
+    });
+
+    it("serves identity, deletes, read markers and presence (their answers join the walk below)", async () => {
+      const created = await api.post("/api/v1/applications", { name: "identity walk" });
+      const base = `/api/v1/applications/${created.json.token}`;
+      assert.equal((await api.postReady(`${base}/chats`, { name: "walk" })).status, 201);
+      const rotated = await api.post(`${base}/secret`, undefined, { authorization: `Bearer ${created.json.secret}` });
+      assert.equal(rotated.status, 200);
+      const secret = rotated.json.secret as string;
+      const auth = { authorization: `Bearer ${await userToken(secret, { sub: "walker", name: "Walker", app: created.json.token })}` };
+      assert.equal((await api.patch(base, { user_tokens_required: true }, { authorization: `Bearer ${secret}` })).json.user_tokens_required, true);
+      const sent = await api.post(`${base}/chats/1/messages`, { body: "walking" }, auth);
+      assert.deepEqual(sent.json.sender, { id: "walker", name: "Walker" });
+      assert.equal((await api.post(`${base}/chats/1/messages`, { body: "to delete" }, auth)).status, 201);
+      assert.deepEqual((await api.put(`${base}/chats/1/read`, { number: 1 }, auth)).json, { number: 1, unread: 1 });
+      assert.deepEqual((await api.get(`${base}/chats/1/read`, auth)).json, { number: 1, unread: 1 });
+      assert.deepEqual((await api.get(`${base}/chats/1/presence`, auth)).json, { data: [] });
+      assert.equal((await api.call("DELETE", `${base}/chats/1/messages/2`, undefined, auth)).status, 204);
+      assert.deepEqual((await api.get(`${base}/chats/1/read`, auth)).json, { number: 1, unread: 0 });
+      for (const res of [await api.get(`${base}/chats/1/messages`), await api.get(`${base}/chats/1/read`), await api.get(`${base}/chats/1/presence`)]) {
+        assert.deepEqual([res.status, res.json.error.code], [401, "unauthorized"]);
+      }
+      const page = await api.get(`${base}/chats/1/messages`, auth);
+      assert.deepEqual(page.json.data.map((m: { number: number }) => m.number), [1]);
+      const doc = await api.get("/api/v1/openapi.json");
+      for (const path of ["/api/v1/applications/{token}/secret", "/api/v1/applications/{token}/chats/{chat}/read", "/api/v1/applications/{token}/chats/{chat}/presence"]) assert.ok(doc.json.paths[path], path);
+      assert.ok(doc.json.paths["/api/v1/applications/{token}/chats/{chat}/messages/{message}"].delete);
     });
 
     it("never shows an internal id in any response", () => {

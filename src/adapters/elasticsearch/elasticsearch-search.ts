@@ -8,7 +8,7 @@ import { limits } from "../../domain/limits.js";
 import { queryTerms } from "../../domain/search-text.js";
 import type { Message, SearchHit } from "../../domain/types.js";
 import type { SearchIndex } from "../../ports/search.js";
-import { messageIndexDefinition, type IndexShape, type MessageDocument } from "./mapping.js";
+import { messageFields, messageIndexDefinition, type IndexShape, type MessageDocument } from "./mapping.js";
 import { buildQuery } from "./query.js";
 import {
   bulkFailures,
@@ -58,7 +58,11 @@ export class ElasticsearchSearchIndex implements SearchIndex {
 
   async ensure(): Promise<void> {
     try {
-      if (await this.client.indices.existsAlias({ name: this.alias })) return;
+      if (await this.client.indices.existsAlias({ name: this.alias })) {
+        // An index an older version made lacks the fields added since; adding fields is allowed in place.
+        await this.client.indices.putMapping({ index: this.alias, properties: messageFields() });
+        return;
+      }
       const first = versionedIndex(this.alias, 1);
       const { settings, mappings } = messageIndexDefinition(this.shape);
       try {
@@ -117,7 +121,7 @@ export class ElasticsearchSearchIndex implements SearchIndex {
         size: limit + 1,
         track_total_hits: false,
         allow_partial_search_results: false,
-        _source: ["number", "body", "created_at"],
+        _source: ["number", "body", "created_at", "sender"],
         query: buildQuery(app, chat, words),
         sort: [{ _score: { order: "desc" } }, { number: { order: "desc" } }],
         ...(cursor === null ? {} : { search_after: [cursor.score, cursor.number] }),
@@ -131,7 +135,7 @@ export class ElasticsearchSearchIndex implements SearchIndex {
       for (const hit of raw.slice(0, limit)) {
         const doc = hit._source;
         if (doc === undefined) continue;
-        hits.push({ number: doc.number, body: doc.body, createdAt: doc.created_at });
+        hits.push({ number: doc.number, body: doc.body, createdAt: doc.created_at, ...(doc.sender ? { sender: doc.sender } : {}) });
       }
       const last = raw[limit - 1];
       const next = raw.length > limit && last !== undefined ? encodeCursor(last, fingerprint) : null;

@@ -51,6 +51,8 @@ export interface MessageDocument {
   body: string;
   created_at: number;
   updated_at: number;
+  /** Null for an anonymous message. */
+  sender: { id: string; name: string | null } | null;
 }
 
 const MESSAGE_MAPPINGS = {
@@ -76,6 +78,9 @@ const MESSAGE_MAPPINGS = {
     // Also the external version of the document; kept as a field for debugging
     // ("which edit does the index hold?").
     updated_at: { type: "long" },
+    // Returned with hits, never searched: kept in _source only (a disabled
+    // object is core, and `dynamic: strict` does not look inside it).
+    sender: { type: "object", enabled: false },
   },
 } as const satisfies estypes.MappingTypeMapping;
 
@@ -87,6 +92,13 @@ export const MESSAGE_INDEX = {
   },
   mappings: MESSAGE_MAPPINGS,
 } as const satisfies MessageIndexDefinition;
+
+/**
+ * The fields as `putMapping` takes them: an index made by an older version
+ * gains the fields added since (additive changes only; `reindex` rebuilds
+ * the documents written before them).
+ */
+export const messageFields = (): estypes.MappingTypeMapping["properties"] => structuredClone(MESSAGE_MAPPINGS.properties) as estypes.MappingTypeMapping["properties"];
 
 /** A fresh copy of `MESSAGE_INDEX` with the shard/replica counts overridden. */
 export function messageIndexDefinition(shape: IndexShape = {}): MessageIndexDefinition {

@@ -32,7 +32,8 @@ export const documentId = (m: Pick<Message, "app" | "chat" | "number">): string 
 export const chatRouting = (app: string, chat: number): string => `${app}:${chat}`;
 
 export function toDocument(m: Message): MessageDocument {
-  return { app: m.app, chat: m.chat, number: m.number, body: m.body, created_at: m.createdAt, updated_at: m.updatedAt };
+  const sender = m.sender ? { id: m.sender.id, name: m.sender.name } : null;
+  return { app: m.app, chat: m.chat, number: m.number, body: m.body, created_at: m.createdAt, updated_at: m.updatedAt, sender };
 }
 
 /** External versions must be whole numbers in [0, 2^63); epoch ms always are. */
@@ -62,7 +63,7 @@ export function bulkOperations(messages: readonly Message[], targets: readonly s
             _index: target,
             _id: documentId(m),
             routing: chatRouting(m.app, m.chat),
-            version: m.updatedAt,
+            version: m.deleted ? TOMBSTONE_VERSION : m.updatedAt,
             version_type: "external_gte",
             require_alias: true,
           },
@@ -73,6 +74,13 @@ export function bulkOperations(messages: readonly Message[], targets: readonly s
   });
   return ops;
 }
+
+/**
+ * A deleted message's document (its tombstone: an empty body, which no query
+ * matches) takes the highest version there is, so no edit, however late or
+ * however versioned, brings its text back.
+ */
+export const TOMBSTONE_VERSION = 2 ** 62;
 
 export interface ItemFailure {
   /** Position of the message in the batch passed in (not an id). */

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { chatChannel, encodeLiveBatch } from "../../domain/live-batch.js";
+import { chatChannel, encodeLiveBatch, type LiveKind } from "../../domain/live-batch.js";
 import type { Message } from "../../domain/types.js";
 import type { Bus } from "../../ports/bus.js";
 import type { Append, ChatLog, Send, SendOutcome } from "../../ports/chat-log.js";
@@ -43,10 +43,10 @@ export class MemoryChatLog implements ChatLog {
       const seen = send.key === null ? null : this.sequencer.keys.get(scope, send.key);
       if (seen) {
         if (seen.fingerprint !== fingerprint) return { kind: "conflict" };
-        return { kind: "repeat", message: { app, chat, number: seen.number, body: send.body, createdAt: seen.createdAt, updatedAt: seen.createdAt } };
+        return { kind: "repeat", message: { app, chat, number: seen.number, body: send.body, createdAt: seen.createdAt, updatedAt: seen.createdAt, ...senderOf(send) } };
       }
       next += 1;
-      const message: Message = { app, chat, number: next, body: send.body, createdAt: now, updatedAt: now };
+      const message: Message = { app, chat, number: next, body: send.body, createdAt: now, updatedAt: now, ...senderOf(send) };
       created.push(message);
       if (send.key !== null) this.sequencer.keys.set(scope, send.key, { number: next, createdAt: now, fingerprint });
       return { kind: "created", message };
@@ -62,12 +62,22 @@ export class MemoryChatLog implements ChatLog {
   }
 
   async edit(message: Message): Promise<void> {
+    this.putVersion(message, "updated");
+  }
+
+  async delete(tombstone: Message): Promise<void> {
+    this.putVersion(tombstone, "deleted");
+  }
+
+  /** An edit and a deletion are the same step: a fresher version of one entry, published live. */
+  private putVersion(message: Message, kind: "updated" | "deleted"): void {
     const window = this.window(message.app, message.chat, true)!;
     const current = window.get(message.number);
-    if (current && current.updatedAt > message.updatedAt) return;
+    // A deletion is final, whatever an edit racing it says.
+    if (current && (current.deleted || current.updatedAt > message.updatedAt)) return;
     window.set({ ...message });
     this.trim(window);
-    this.publish(message.app, message.chat, "updated", [message]);
+    this.publish(message.app, message.chat, kind, [message]);
   }
 
   async head(app: string, chat: number): Promise<number> {
@@ -91,7 +101,7 @@ export class MemoryChatLog implements ChatLog {
     return page.map((message) => ({ ...message }));
   }
 
-  private publish(app: string, chat: number, kind: "created" | "updated", messages: Message[]): void {
+  private publish(app: string, chat: number, kind: LiveKind, messages: Message[]): void {
     // Delivered asynchronously by the bus, in publish order, like Redis pub/sub.
     this.bus.publish(chatChannel(app, chat), encodeLiveBatch({ kind, messages })).catch(() => undefined);
   }
@@ -116,3 +126,6 @@ export class MemoryChatLog implements ChatLog {
     while (window.size > this.options.keep) window.delete(window.lowest()!.number);
   }
 }
+
+/** A message has a sender field only when it has a sender, as the Redis log's entries do. */
+const senderOf = (send: Send): Pick<Message, "sender"> => (send.sender ? { sender: { ...send.sender } } : {});

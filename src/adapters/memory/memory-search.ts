@@ -17,6 +17,9 @@ interface Doc {
   readonly createdAt: number;
   readonly updatedAt: number;
   readonly tokens: string[];
+  readonly sender: Message["sender"];
+  /** A tombstone (empty body): final, whatever version arrives later. */
+  readonly deleted: boolean;
 }
 
 /**
@@ -60,11 +63,13 @@ export class MemorySearchIndex implements SearchIndex {
         createdAt: message.createdAt,
         updatedAt: message.updatedAt,
         tokens: tokenize(message.body),
+        sender: message.sender,
+        deleted: message.deleted === true,
       };
       const shelf = this.docs.shelf(key);
       const existing = shelf?.log.get(message.number);
       if (existing) {
-        if (doc.updatedAt > existing.updatedAt) shelf!.log.set(doc);
+        if (!existing.deleted && (doc.deleted || doc.updatedAt > existing.updatedAt)) shelf!.log.set(doc);
       } else {
         this.docs.insert(key, doc);
       }
@@ -92,7 +97,7 @@ export class MemorySearchIndex implements SearchIndex {
     const page = matches.slice(0, limit);
     const last = page[page.length - 1];
     return {
-      hits: page.map(({ doc }) => ({ number: doc.number, body: doc.body, createdAt: doc.createdAt })),
+      hits: page.map(({ doc }) => ({ number: doc.number, body: doc.body, createdAt: doc.createdAt, ...(doc.sender ? { sender: doc.sender } : {}) })),
       next: matches.length > limit && last ? encodeCursor(last.score, last.doc.number) : null,
     };
   }

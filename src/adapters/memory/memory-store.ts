@@ -1,3 +1,6 @@
+import type { ApplicationAccess } from "../../domain/application-access.js";
+import type { ReadMarker } from "../../domain/read-marker.js";
+import { applicationOf } from "../../domain/write-event-app.js";
 import type { Application, Chat, Message, MessageRange, WriteEvent } from "../../domain/types.js";
 import type { AppliedWrites, MessageKey, Store } from "../../ports/store.js";
 import { BoundedLogs } from "./bounded-logs.js";
@@ -17,16 +20,22 @@ export interface MemoryStoreOptions {
  *
  * Memory is bounded in messages (chats and applications are small and kept).
  * A dropped message is gone from reads and from search rebuilds, but still
- * counts in `messagesCount` (the count is of messages ever created) and still
+ * counts in `messagesCount` (the count is of messages ever created and not
+ * deleted) and still
  * holds its number in `maxMessageNumber`, so numbering never reuses it. A
  * write for a dropped number is ignored.
  */
 export class MemoryStore implements Store {
   private readonly apps = new Map<string, Application>();
+  private readonly access = new Map<string, ApplicationAccess>();
   /** Tokens in ascending order, for keyset listing and sweeps. */
   private readonly tokens: string[] = [];
   private readonly chats = new Map<string, NumberedLog<Chat>>();
   private readonly messages: BoundedLogs<Message>;
+  /** Keyed "app\0chat\0user". */
+  private readonly readMarkers = new Map<string, number>();
+  /** Tombstones ever stored per chat, kept or dropped since: what the count leaves out. */
+  private readonly tombstones = new Map<string, number>();
   private closed = false;
 
   constructor(options: MemoryStoreOptions = {}) {
@@ -60,6 +69,37 @@ export class MemoryStore implements Store {
   async listApplications(afterToken: string | null, limit: number): Promise<Application[]> {
     const start = afterToken === null ? 0 : upperBound(this.tokens, afterToken);
     return this.tokens.slice(start, start + Math.max(0, limit)).map((token) => ({ ...this.apps.get(token)! }));
+  }
+
+  // --- access
+
+  async insertAccess(token: string, access: ApplicationAccess): Promise<void> {
+    if (!this.apps.has(token)) throw new Error("no such application");
+    if (this.access.has(token)) throw new Error("the application already has credentials");
+    this.access.set(token, { ...access });
+  }
+
+  async findAccess(token: string): Promise<ApplicationAccess | null> {
+    const access = this.access.get(token);
+    return access ? { ...access } : null;
+  }
+
+  async rotateSecret(token: string, current: string, next: string, previousUntil: number): Promise<boolean> {
+    const access = this.access.get(token);
+    if (!access || access.secret !== current) return false;
+    this.access.set(token, { ...access, secret: next, previousSecret: current, previousSecretUntil: previousUntil });
+    return true;
+  }
+
+  async issueMissingSecret(token: string, secret: string): Promise<boolean> {
+    if (!this.apps.has(token) || this.access.has(token)) return false;
+    this.access.set(token, { secret, previousSecret: null, previousSecretUntil: null, userTokensRequired: false });
+    return true;
+  }
+
+  async setUserTokensRequired(token: string, required: boolean): Promise<void> {
+    const access = this.access.get(token);
+    if (access) access.userTokensRequired = required;
   }
 
   // --- chats and messages
@@ -97,6 +137,18 @@ export class MemoryStore implements Store {
     return page.map((message) => ({ ...message }));
   }
 
+  async countMessages(app: string, chat: number, after: number, before: number): Promise<number> {
+    const log = this.messages.shelf(chatKey(app, chat))?.log;
+    if (!log) return 0;
+    let live = 0;
+    for (const message of log.ascending(after, before, Infinity)) if (!message.deleted) live++;
+    return live;
+  }
+
+  async findReadMarker(app: string, chat: number, user: string): Promise<number | null> {
+    return this.readMarkers.get(`${chatKey(app, chat)}\u0000${user}`) ?? null;
+  }
+
   async maxChatNumber(app: string): Promise<number | null> {
     return this.chats.get(app)?.highest()?.number ?? null;
   }
@@ -111,8 +163,10 @@ export class MemoryStore implements Store {
   async applyWrites(events: WriteEvent[]): Promise<AppliedWrites> {
     const rejected: WriteEvent[] = [];
     for (const event of events) {
-      if (!this.apps.has(event.kind === "chat" ? event.chat.app : event.message.app)) rejected.push(event);
+      if (!this.apps.has(applicationOf(event))) rejected.push(event);
       else if (event.kind === "chat") this.applyChat(event.chat);
+      else if (event.kind === "message_deleted") this.applyDeletion(event.message);
+      else if (event.kind === "read_marker") this.applyReadMarker(event.marker);
       else this.applyMessage(event.message);
     }
     return { rejected };
@@ -136,23 +190,51 @@ export class MemoryStore implements Store {
   }
 
   private applyMessage(incoming: Message): void {
-    const app = this.apps.get(incoming.app)!;
-    const chats = this.chatLog(incoming.app);
-    let chat = chats.get(incoming.chat);
-    if (!chat) {
-      // The message overtook its chat's own event: a placeholder at version 0
-      // holds the count until that event (any version > 0) fills it in.
-      chat = { app: incoming.app, number: incoming.chat, name: null, messagesCount: 0, createdAt: incoming.createdAt, updatedAt: 0 };
-      chats.set(chat);
-      app.chatsCount += 1;
-    }
+    const chat = this.chatOf(incoming);
     const key = chatKey(incoming.app, incoming.chat);
     const existing = this.messages.shelf(key)?.log.get(incoming.number);
     if (existing) {
-      if (incoming.updatedAt > existing.updatedAt) this.messages.shelf(key)!.log.set({ ...incoming });
+      // A deletion is final, whatever an edit racing it says.
+      if (incoming.updatedAt > existing.updatedAt && !existing.deleted) this.messages.shelf(key)!.log.set({ ...incoming });
       return;
     }
     if (this.messages.insert(key, { ...incoming })) chat.messagesCount += 1;
+  }
+
+  /** The tombstone replaces the message (which then no longer counts), or holds its number if it has not arrived yet. */
+  private applyDeletion(tombstone: Message): void {
+    const chat = this.chatOf(tombstone);
+    const key = chatKey(tombstone.app, tombstone.chat);
+    const existing = this.messages.shelf(key)?.log.get(tombstone.number);
+    if (existing?.deleted) return;
+    if (existing) {
+      this.messages.shelf(key)!.log.set({ ...tombstone });
+      chat.messagesCount -= 1;
+    } else if (!this.messages.insert(key, { ...tombstone })) {
+      return; // below the memory bound's floor: that number was dropped already
+    }
+    this.tombstones.set(key, (this.tombstones.get(key) ?? 0) + 1);
+  }
+
+  /** Forward only: an older or repeated marker changes nothing. */
+  private applyReadMarker(marker: ReadMarker): void {
+    this.chatOf({ app: marker.app, chat: marker.chat, createdAt: marker.updatedAt });
+    const key = `${chatKey(marker.app, marker.chat)}\u0000${marker.user}`;
+    this.readMarkers.set(key, Math.max(this.readMarkers.get(key) ?? 0, marker.number));
+  }
+
+  /** The message's chat; one that overtook its chat's own event gets a
+   * placeholder at version 0, which holds the count until that event (any
+   * version > 0) fills it in. */
+  private chatOf(message: Pick<Message, "app" | "chat" | "createdAt">): Chat {
+    const chats = this.chatLog(message.app);
+    let chat = chats.get(message.chat);
+    if (!chat) {
+      chat = { app: message.app, number: message.chat, name: null, messagesCount: 0, createdAt: message.createdAt, updatedAt: 0 };
+      chats.set(chat);
+      this.apps.get(message.app)!.chatsCount += 1;
+    }
+    return chat;
   }
 
   private chatLog(app: string): NumberedLog<Chat> {
@@ -194,8 +276,10 @@ export class MemoryStore implements Store {
       if (!chats) continue;
       for (const chat of chats.ascending(Math.max(after, 0), Infinity, Infinity)) {
         if (checked >= batch) return { cursor: encodeSweepCursor(last!), repaired };
-        const shelf = this.messages.shelf(chatKey(token, chat.number));
-        const actual = shelf ? shelf.log.size + shelf.dropped : 0;
+        const key = chatKey(token, chat.number);
+        const shelf = this.messages.shelf(key);
+        // Each number holds one entry, live or tombstone, kept or dropped; tombstones do not count.
+        const actual = shelf ? shelf.log.size + shelf.dropped - (this.tombstones.get(key) ?? 0) : 0;
         if (chat.messagesCount !== actual) {
           chat.messagesCount = actual;
           repaired += 1;

@@ -1,10 +1,13 @@
 import mysql, { type Pool, type PoolConnection, type ResultSetHeader, type RowDataPacket } from "mysql2/promise";
+import type { ApplicationAccess } from "../../domain/application-access.js";
+import type { ReadMarker } from "../../domain/read-marker.js";
+import { applicationOf } from "../../domain/write-event-app.js";
 import type { Application, Chat, Message, MessageRange, WriteEvent } from "../../domain/types.js";
 import type { AppliedWrites, MessageKey, Store } from "../../ports/store.js";
 
 const APP_COLUMNS = "a.token, a.name, a.chats_count, a.created_at, a.updated_at";
 const CHAT_COLUMNS = "a.token, c.number, c.name, c.messages_count, c.created_at, c.updated_at";
-const MESSAGE_COLUMNS = "a.token, c.number AS chat_number, m.number, m.body, m.created_at, m.updated_at";
+const MESSAGE_COLUMNS = "a.token, c.number AS chat_number, m.number, m.body, m.created_at, m.updated_at, m.sender_id, m.sender_name, m.deleted_at";
 const FROM_MESSAGES =
   "FROM messages m JOIN chats c ON c.id = m.chat_id JOIN applications a ON a.id = c.application_id";
 
@@ -71,6 +74,55 @@ export class MysqlStore implements Store {
     return rows.map(toApplication);
   }
 
+  async insertAccess(token: string, access: ApplicationAccess): Promise<void> {
+    await this.pool.execute(
+      `INSERT INTO application_access (application_id, secret, previous_secret, previous_secret_until, user_tokens_required)
+       SELECT id, ?, ?, ?, ? FROM applications WHERE token = ?`,
+      [access.secret, access.previousSecret, access.previousSecretUntil === null ? null : d(access.previousSecretUntil), access.userTokensRequired ? 1 : 0, token],
+    );
+  }
+
+  async findAccess(token: string): Promise<ApplicationAccess | null> {
+    const [rows] = await this.pool.execute<RowDataPacket[]>(
+      `SELECT x.secret, x.previous_secret, x.previous_secret_until, x.user_tokens_required
+       FROM application_access x JOIN applications a ON a.id = x.application_id WHERE a.token = ?`,
+      [token],
+    );
+    const r = rows[0];
+    if (!r) return null;
+    return {
+      secret: String(r.secret),
+      previousSecret: r.previous_secret == null ? null : String(r.previous_secret),
+      previousSecretUntil: r.previous_secret_until == null ? null : ms(r.previous_secret_until),
+      userTokensRequired: Number(r.user_tokens_required) === 1,
+    };
+  }
+
+  async rotateSecret(token: string, current: string, next: string, previousUntil: number): Promise<boolean> {
+    const [result] = await this.pool.execute<ResultSetHeader>(
+      `UPDATE application_access x JOIN applications a ON a.id = x.application_id
+       SET x.previous_secret = ?, x.previous_secret_until = ?, x.secret = ?
+       WHERE a.token = ? AND x.secret = ?`,
+      [current, d(previousUntil), next, token, current],
+    );
+    return result.affectedRows === 1;
+  }
+
+  async issueMissingSecret(token: string, secret: string): Promise<boolean> {
+    const [result] = await this.pool.execute<ResultSetHeader>(
+      "INSERT IGNORE INTO application_access (application_id, secret, user_tokens_required) SELECT id, ?, 0 FROM applications WHERE token = ?",
+      [secret, token],
+    );
+    return result.affectedRows === 1;
+  }
+
+  async setUserTokensRequired(token: string, required: boolean): Promise<void> {
+    await this.pool.execute(
+      "UPDATE application_access x JOIN applications a ON a.id = x.application_id SET x.user_tokens_required = ? WHERE a.token = ?",
+      [required ? 1 : 0, token],
+    );
+  }
+
   async findChat(app: string, number: number): Promise<Chat | null> {
     const [rows] = await this.pool.execute<RowDataPacket[]>(
       `SELECT ${CHAT_COLUMNS} FROM chats c JOIN applications a ON a.id = c.application_id WHERE a.token = ? AND c.number = ?`,
@@ -111,6 +163,23 @@ export class MysqlStore implements Store {
     return rows.map(toMessage);
   }
 
+  async countMessages(app: string, chat: number, after: number, before: number): Promise<number> {
+    const [rows] = await this.pool.execute<RowDataPacket[]>(
+      `SELECT COUNT(*) AS n ${FROM_MESSAGES} WHERE a.token = ? AND c.number = ? AND m.deleted_at IS NULL AND m.number > ? AND m.number < ?`,
+      [app, chat, after, Math.min(before, 2 ** 32)],
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  async findReadMarker(app: string, chat: number, user: string): Promise<number | null> {
+    const [rows] = await this.pool.execute<RowDataPacket[]>(
+      `SELECT r.number FROM read_markers r JOIN chats c ON c.id = r.chat_id JOIN applications a ON a.id = c.application_id
+       WHERE a.token = ? AND c.number = ? AND r.user_id = ?`,
+      [app, chat, user],
+    );
+    return rows[0] ? Number(rows[0].number) : null;
+  }
+
   async maxChatNumber(app: string): Promise<number | null> {
     const [rows] = await this.pool.execute<RowDataPacket[]>(
       "SELECT MAX(c.number) AS n FROM chats c JOIN applications a ON a.id = c.application_id WHERE a.token = ?",
@@ -149,11 +218,11 @@ export class MysqlStore implements Store {
 
   async applyWrites(events: WriteEvent[]): Promise<AppliedWrites> {
     if (events.length === 0) return { rejected: [] };
-    const appIds = await this.resolveAppIds([...new Set(events.map(eventApp))]);
+    const appIds = await this.resolveAppIds([...new Set(events.map(applicationOf))]);
     // Writes for an application that does not exist cannot be applied by
     // retrying; they go back to the caller, which dead-letters them.
-    const known = events.filter((e) => appIds.has(eventApp(e)));
-    const rejected = events.filter((e) => !appIds.has(eventApp(e)));
+    const known = events.filter((e) => appIds.has(applicationOf(e)));
+    const rejected = events.filter((e) => !appIds.has(applicationOf(e)));
     if (known.length === 0) return { rejected };
     await retryingLockConflicts(async () => {
       const conn = await this.pool.getConnection();
@@ -176,10 +245,11 @@ export class MysqlStore implements Store {
   async reconcileCounts(cursor: string | null, batch: number): Promise<{ cursor: string | null; repaired: number }> {
     // The sweep walks chats then applications by internal id, in slices.
     const [phase, last] = cursor ? [cursor[0], Number(cursor.slice(2))] : ["c", 0];
-    const [table, child, fk, column] =
-      phase === "c" ? ["chats", "messages", "chat_id", "messages_count"] : ["applications", "chats", "application_id", "chats_count"];
+    // Deleted messages are tombstone rows: a chat counts its live ones.
+    const [table, child, fk, column, live] =
+      phase === "c" ? ["chats", "messages", "chat_id", "messages_count", " AND x.deleted_at IS NULL"] : ["applications", "chats", "application_id", "chats_count", ""];
     const [rows] = await this.pool.query<RowDataPacket[]>(
-      `SELECT t.id, t.${column} AS stored, (SELECT COUNT(*) FROM ${child} x WHERE x.${fk} = t.id) AS actual
+      `SELECT t.id, t.${column} AS stored, (SELECT COUNT(*) FROM ${child} x WHERE x.${fk} = t.id${live}) AS actual
        FROM ${table} t WHERE t.id > ? ORDER BY t.id LIMIT ${int(batch)}`,
       [last],
     );
@@ -187,7 +257,7 @@ export class MysqlStore implements Store {
     for (const row of rows) {
       if (Number(row.stored) === Number(row.actual)) continue;
       await this.pool.query(
-        `UPDATE ${table} t SET t.${column} = (SELECT COUNT(*) FROM ${child} x WHERE x.${fk} = t.id) WHERE t.id = ?`,
+        `UPDATE ${table} t SET t.${column} = (SELECT COUNT(*) FROM ${child} x WHERE x.${fk} = t.id${live}) WHERE t.id = ?`,
         [row.id],
       );
       repaired++;
@@ -260,9 +330,16 @@ class WriteBatch {
   async apply(events: WriteEvent[]): Promise<void> {
     const chats = events.flatMap((e) => (e.kind === "chat" ? [e] : []));
     const messages = events.flatMap((e) => (e.kind === "message" ? [e] : []));
+    const deletions = events.flatMap((e) => (e.kind === "message_deleted" ? [e.message] : []));
+    const markers = events.flatMap((e) => (e.kind === "read_marker" ? [e.marker] : []));
     if (chats.length > 0) await this.writeChats(chats);
     if (messages.length > 0) await this.writeMessages(messages);
+    if (markers.length > 0) await this.writeReadMarkers(markers);
+    // Chats first, so a placeholder a deletion needs is counted; the rows after
+    // the counts, so a message created and deleted in one batch nets to zero.
+    if (deletions.length > 0) await this.resolveChats(deletions);
     await this.updateCounts();
+    if (deletions.length > 0) await this.writeDeletions(deletions);
   }
 
   private async writeChats(events: Extract<WriteEvent, { kind: "chat" }>[]): Promise<void> {
@@ -299,8 +376,8 @@ class WriteBatch {
     // Every message row not yet in MySQL is inserted once, whichever event came
     // first (an edit can overtake its create); one statement for the batch.
     const distinct = [...new Map(messages.map((m) => [`${this.chatId(m)}:${m.number}`, m])).values()];
-    const [result] = await this.conn.query<ResultSetHeader>("INSERT IGNORE INTO messages (chat_id, number, body, created_at, updated_at) VALUES ?", [
-      distinct.map((m) => [this.chatId(m), m.number, m.body, d(m.createdAt), d(m.updatedAt)]),
+    const [result] = await this.conn.query<ResultSetHeader>("INSERT IGNORE INTO messages (chat_id, number, body, created_at, updated_at, sender_id, sender_name) VALUES ?", [
+      distinct.map((m) => [this.chatId(m), m.number, m.body, d(m.createdAt), d(m.updatedAt), ...senderColumns(m)]),
     ]);
     // All new (the usual case): the counts are this batch's rows per chat. Some
     // already there (a redelivery): which ones is unknown, so those chats are recounted.
@@ -311,19 +388,59 @@ class WriteBatch {
     const edits = events.filter((e) => !e.created).map((e) => e.message);
     if (edits.length > 0) {
       await this.conn.query(
-        `INSERT INTO messages (chat_id, number, body, created_at, updated_at) VALUES ?
+        `INSERT INTO messages (chat_id, number, body, created_at, updated_at, sender_id, sender_name) VALUES ?
          ON DUPLICATE KEY UPDATE
-           body = IF(VALUES(updated_at) >= updated_at, VALUES(body), body),
-           updated_at = GREATEST(updated_at, VALUES(updated_at))`,
-        [edits.map((m) => [this.chatId(m), m.number, m.body, d(m.createdAt), d(m.updatedAt)])],
+           body = IF(VALUES(updated_at) >= updated_at AND deleted_at IS NULL, VALUES(body), body),
+           updated_at = IF(deleted_at IS NULL, GREATEST(updated_at, VALUES(updated_at)), updated_at)`,
+        [edits.map((m) => [this.chatId(m), m.number, m.body, d(m.createdAt), d(m.updatedAt), ...senderColumns(m)])],
       );
     }
+  }
+
+  /** Upserts keeping the greater number, so markers applied in any order, or again, end at the highest. */
+  private async writeReadMarkers(markers: ReadMarker[]): Promise<void> {
+    await this.resolveChats(markers.map((m) => ({ app: m.app, chat: m.chat, createdAt: m.updatedAt })));
+    await this.conn.query(
+      `INSERT INTO read_markers (chat_id, user_id, number, updated_at) VALUES ?
+       ON DUPLICATE KEY UPDATE
+         updated_at = IF(VALUES(number) > number, VALUES(updated_at), updated_at),
+         number = GREATEST(number, VALUES(number))`,
+      [markers.map((m) => [this.chatId(m), m.user, m.number, d(m.updatedAt)])],
+    );
+  }
+
+  /**
+   * A live row becomes a tombstone (and its chat counts one fewer); a
+   * deletion that overtook its message inserts the tombstone, which the
+   * message's own insert then leaves alone. A deletion is final: nothing
+   * above clears deleted_at or refills the body.
+   */
+  private async writeDeletions(tombstones: Message[]): Promise<void> {
+    const removed = new Map<number, number>();
+    for (const t of tombstones) {
+      const [result] = await this.conn.query<ResultSetHeader>(
+        `UPDATE messages SET body = '', sender_id = NULL, sender_name = NULL, deleted_at = ?, updated_at = GREATEST(updated_at, ?)
+         WHERE chat_id = ? AND number = ? AND deleted_at IS NULL`,
+        [d(t.updatedAt), d(t.updatedAt), this.chatId(t), t.number],
+      );
+      add(removed, this.chatId(t), result.affectedRows);
+    }
+    await this.conn.query("INSERT IGNORE INTO messages (chat_id, number, body, created_at, updated_at, deleted_at) VALUES ?", [
+      tombstones.map((t) => [this.chatId(t), t.number, "", d(t.createdAt), d(t.updatedAt), d(t.updatedAt)]),
+    ]);
+    const entries = [...removed].filter(([, n]) => n > 0).sort((a, b) => a[0] - b[0]);
+    if (entries.length === 0) return;
+    const cases = entries.map(() => "WHEN ? THEN ?").join(" ");
+    await this.conn.query(`UPDATE chats SET messages_count = GREATEST(CAST(messages_count AS SIGNED) - CASE id ${cases} END, 0) WHERE id IN (?)`, [
+      ...entries.flat(),
+      entries.map(([id]) => id),
+    ]);
   }
 
   /** Chat ids for the messages' chats: from memory, else one lookup; a chat whose own
    * event has not arrived yet gets a placeholder row (name null, updated_at at the
    * epoch) that its event will then overwrite. */
-  private async resolveChats(messages: Message[]): Promise<void> {
+  private async resolveChats(messages: ChatOf[]): Promise<void> {
     const unknown = (): Map<number, number[]> => {
       const wanted = new Map<number, Set<number>>();
       for (const m of messages) {
@@ -363,7 +480,7 @@ class WriteBatch {
     }
     if (this.recount.size > 0) {
       const ids = [...this.recount].sort((a, b) => a - b);
-      await this.conn.query("UPDATE chats c SET c.messages_count = (SELECT COUNT(*) FROM messages m WHERE m.chat_id = c.id) WHERE c.id IN (?)", [ids]);
+      await this.conn.query("UPDATE chats c SET c.messages_count = (SELECT COUNT(*) FROM messages m WHERE m.chat_id = c.id AND m.deleted_at IS NULL) WHERE c.id IN (?)", [ids]);
     }
   }
 
@@ -377,16 +494,15 @@ class WriteBatch {
     return id;
   }
 
-  private chatId(m: Message): number {
+  private chatId(m: Pick<ChatOf, "app" | "chat">): number {
     const id = this.lookup(this.appId(m.app), m.chat);
     if (id === undefined) throw new Error("chat missing from batch resolution");
     return id;
   }
 }
 
-function eventApp(e: WriteEvent): string {
-  return e.kind === "chat" ? e.chat.app : e.message.app;
-}
+/** What a write needs of its chat's row: which chat, and a creation time for a placeholder. */
+type ChatOf = Pick<Message, "app" | "chat" | "createdAt">;
 
 function groupBy<T, K>(items: T[], key: (item: T) => K): Map<K, T[]> {
   const groups = new Map<K, T[]>();
@@ -424,7 +540,7 @@ function toChat(r: RowDataPacket): Chat {
 }
 
 function toMessage(r: RowDataPacket): Message {
-  return {
+  const message: Message = {
     app: String(r.token),
     chat: Number(r.chat_number),
     number: Number(r.number),
@@ -432,4 +548,10 @@ function toMessage(r: RowDataPacket): Message {
     createdAt: ms(r.created_at),
     updatedAt: ms(r.updated_at),
   };
+  if (r.deleted_at != null) return { ...message, body: "", deleted: true };
+  if (r.sender_id != null) message.sender = { id: String(r.sender_id), name: r.sender_name == null ? null : String(r.sender_name) };
+  return message;
 }
+
+/** sender_id, sender_name: NULL for an anonymous message. */
+const senderColumns = (m: Message): [string | null, string | null] => [m.sender?.id ?? null, m.sender?.name ?? null];

@@ -33,6 +33,18 @@ export class RedisKeys {
   messageSendKey(app: string, chat: number, key: string): string {
     return `${this.prefix}{${app}:${chat}}:k:${key}`;
   }
+  /** Users' recent read markers of a chat: a hash, user id → number. */
+  readMarkers(app: string, chat: number): string {
+    return `${this.prefix}{${app}:${chat}}:read`;
+  }
+  /** A chat's present users: a sorted set scored by when each ages out. */
+  presence(app: string, chat: number): string {
+    return `${this.prefix}{${app}:${chat}}:presence`;
+  }
+  /** A chat's present users' names and processes: a hash, user id → JSON. */
+  presenceUsers(app: string, chat: number): string {
+    return `${this.prefix}{${app}:${chat}}:presence:users`;
+  }
   lock(name: string): string {
     return `${this.prefix}lock:${name}`;
   }

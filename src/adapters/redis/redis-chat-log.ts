@@ -27,7 +27,7 @@ export class RedisChatLog implements ChatLog {
     const { keys, slots } = keySlots(sends, 4, (key) => this.keys.messageSendKey(app, chat, key));
     const { keep, ttlSeconds, idempotencyTtlSeconds } = this.options;
     const args: (string | number)[] = [chat, now, keep, ttlSeconds, idempotencyTtlSeconds, this.keys.channel(chatChannel(app, chat))];
-    sends.forEach((send, i) => args.push(send.body, slots[i]!));
+    sends.forEach((send, i) => args.push(send.body, slots[i]!, send.sender?.id ?? "", send.sender?.name ?? ""));
     const fixed = [this.keys.epoch(), this.keys.chatCounter(app), this.keys.messageCounter(app, chat), this.keys.chatLog(app, chat)];
     const reply = (await appendMessages.run(this.redis, [...fixed, ...keys], args)) as number[];
     if (reply[0] === RECOVERING) return { status: "recovering" };
@@ -37,15 +37,25 @@ export class RedisChatLog implements ChatLog {
       status: "ok",
       outcomes: outcomesOf(reply).map((o, i) => {
         if (o.kind === "conflict") return { kind: "conflict" };
-        const message: Message = { app, chat, number: o.number, body: sends[i]!.body, createdAt: o.createdAt, updatedAt: o.createdAt };
+        const { body, sender } = sends[i]!;
+        const message: Message = { app, chat, number: o.number, body, createdAt: o.createdAt, updatedAt: o.createdAt, ...(sender ? { sender } : {}) };
         return { kind: o.kind, message };
       }),
     };
   }
 
   async edit(message: Message): Promise<void> {
+    await this.putVersion(message, "updated");
+  }
+
+  async delete(tombstone: Message): Promise<void> {
+    await this.putVersion(tombstone, "deleted");
+  }
+
+  /** An edit and a deletion are the same step: a fresher version of one entry, published live. */
+  private async putVersion(message: Message, kind: "updated" | "deleted"): Promise<void> {
     const { app, chat, number } = message;
-    const frame = encodeLiveBatch({ kind: "updated", messages: [message] });
+    const frame = encodeLiveBatch({ kind, messages: [message] });
     await editMessage.run(
       this.redis,
       [this.keys.chatLog(app, chat)],

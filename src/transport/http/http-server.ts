@@ -1,10 +1,14 @@
 import { timingSafeEqual } from "node:crypto";
 import type { HttpRequest, HttpResponse, TemplatedApp } from "uWebSockets.js";
 import type { ChatService } from "../../domain/chat-service.js";
-import { DomainError, UnavailableError } from "../../domain/errors.js";
+import type { AccessControl } from "../../domain/access-control.js";
+import type { PresenceService } from "../../domain/presence-service.js";
+import type { ReadMarkerService } from "../../domain/read-marker-service.js";
+import { CredentialRefused, DomainError, UnavailableError } from "../../domain/errors.js";
 import { limits } from "../../domain/limits.js";
 import type { RateLimiter } from "../../domain/rate-limiter.js";
 import type { Logger } from "../../log.js";
+import type { OriginPolicy } from "../origin-policy.js";
 import { DISCARD_MAX_BYTES, parseBody, readBody } from "./body.js";
 import { buildOpenApi } from "./openapi.js";
 import { Router } from "./router.js";
@@ -22,6 +26,11 @@ export interface ReadinessCheck {
 
 export interface HttpDeps {
   service: ChatService;
+  access: AccessControl;
+  readMarkers: ReadMarkerService;
+  presence: PresenceService;
+  /** CORS: which browser origins may call the API. */
+  origins: OriginPolicy;
   adminKey: string | null;
   rateLimiter: RateLimiter;
   readiness: ReadinessCheck[];
@@ -58,7 +67,7 @@ interface Answer {
 
 /** Mounts the REST API, health endpoints and OpenAPI document on a uWS app. */
 export function mountHttp(app: TemplatedApp, deps: HttpDeps): HttpServer {
-  const routes = buildRoutes({ service: deps.service, checkAdmin: adminCheck(deps.adminKey) });
+  const routes = buildRoutes({ service: deps.service, access: deps.access, readMarkers: deps.readMarkers, presence: deps.presence, checkAdmin: adminCheck(deps.adminKey) });
   const router = new Router(routes);
   const openapi = JSON.stringify(buildOpenApi(routes));
   let draining = false;
@@ -70,6 +79,8 @@ export function mountHttp(app: TemplatedApp, deps: HttpDeps): HttpServer {
     aborted = false;
     /** Told the status once the answer is sent (request metrics). */
     done: ResponseDone | undefined;
+    /** CORS headers every answer to this request carries (none unless its Origin is allowed). */
+    cors: Record<string, string> = {};
     constructor(
       readonly res: HttpResponse,
       /** HEAD: the same status and headers as GET, no body. */
@@ -100,9 +111,13 @@ export function mountHttp(app: TemplatedApp, deps: HttpDeps): HttpServer {
       const res = this.res;
       res.cork(() => {
         res.writeStatus(statusLine[status] ?? String(status));
+        for (const [name, value] of Object.entries({ ...this.cors, ...answer.headers })) res.writeHeader(name, value);
+        if (status === 204) {
+          if (close === "ask") res.writeHeader("Connection", "close");
+          return void (close === "now" ? res.endWithoutBody(0, true) : res.endWithoutBody());
+        }
         res.writeHeader("Content-Type", JSON_TYPE);
         if (answer.retryAfter !== undefined) res.writeHeader("Retry-After", String(answer.retryAfter));
-        for (const [name, value] of Object.entries(answer.headers ?? {})) res.writeHeader(name, value);
         // "now" makes uWS write the Connection header itself.
         if (close === "ask") res.writeHeader("Connection", "close");
         if (!this.head) {
@@ -155,8 +170,12 @@ export function mountHttp(app: TemplatedApp, deps: HttpDeps): HttpServer {
     if (builtInRoute) return builtInRoute(ex);
     const match = router.match(head ? "GET" : method, path);
     if (deps.requests) ex.done = deps.requests.started(method, match && "route" in match ? match.route.path : "(unmatched)");
+    const origin = req.getHeader("origin");
+    ex.cors = deps.origins.responseHeaders(origin);
     if (!match) return ex.fail(new DomainError("not_found", "no such endpoint"));
     if (!("route" in match)) {
+      const preflight = method === "OPTIONS" && req.getHeader("access-control-request-method") !== "" ? deps.origins.preflightHeaders(origin, match.allowed) : null;
+      if (preflight) return ex.send(204, "", { headers: preflight });
       return ex.fail(new DomainError("method_not_allowed", `use ${match.allowed.join(", ")}`), { headers: { Allow: match.allowed.join(", ") } });
     }
     const { route, params } = match;
@@ -189,7 +208,9 @@ export function mountHttp(app: TemplatedApp, deps: HttpDeps): HttpServer {
     run()
       .catch((err: unknown) => {
         if (ex.aborted) return;
-        if (!(err instanceof DomainError)) deps.log.error({ err, method, route: route.path }, "request failed");
+        // Refusals are logged with their reason only: never the credential.
+        if (err instanceof CredentialRefused) deps.log.info({ method, route: route.path, reason: err.reason }, "credential refused");
+        else if (!(err instanceof DomainError)) deps.log.error({ err, method, route: route.path }, "request failed");
         // readBody fails a too-large body only once it has read all of it: closing now resets nothing,
         // and a following request on the connection could not be told from the rest of that body anyway.
         ex.fail(err, err instanceof DomainError && err.code === "payload_too_large" ? { close: "now" } : {});

@@ -36,7 +36,7 @@ export function buildOpenApi(routes: Route[]): unknown {
           }
         : {}),
       responses: {
-        [route.status]: { description: "success", content: { "application/json": { schema: responseSchema } } },
+        [route.status]: route.status === 204 ? { description: "no content" } : { description: "success", content: { "application/json": { schema: responseSchema } } },
         default: { description: "error", content: { "application/json": { schema: ref("Error") } } },
       },
     };

@@ -13,6 +13,11 @@ export interface OptionalNameBody {
 export interface MessageBody {
   body: string;
 }
+/** At least one of the two; the handler says so when neither is given. */
+export interface ApplicationSettingsBody {
+  name?: string;
+  user_tokens_required?: boolean;
+}
 
 /**
  * ajv's JSONSchemaType demands `nullable: true` on every optional property,
@@ -36,6 +41,22 @@ export const optionalNameBody: JSONSchemaType<OptionalNameBody> = {
   type: "object",
   properties: { name: optional(name) },
   required: [],
+};
+
+export const applicationSettingsBody: JSONSchemaType<ApplicationSettingsBody> = {
+  type: "object",
+  properties: { name: optional(name), user_tokens_required: optional({ type: "boolean" } as const) },
+  required: [],
+};
+
+export interface ReadBody {
+  number: number;
+}
+
+export const readBody: JSONSchemaType<ReadBody> = {
+  type: "object",
+  properties: { number: { type: "integer", minimum: 0, maximum: limits.numberMax } },
+  required: ["number"],
 };
 
 export const messageBody: JSONSchemaType<MessageBody> = {
@@ -96,11 +117,30 @@ export const searchQuery: JSONSchemaType<SearchQuery> = {
 
 // Response schemas, for the OpenAPI document.
 const timestamp = { type: "string", format: "date-time" } as const;
+/** The user token's sub and name; null for an anonymous write. */
+const sender = { oneOf: [{ $ref: "#/components/schemas/User" }, { type: "null" }] } as const;
 export const responseSchemas = {
   Application: {
     type: "object",
-    properties: { token: { type: "string" }, name: { type: "string" }, chats_count: { type: "integer" }, created_at: timestamp, updated_at: timestamp },
-    required: ["token", "name", "chats_count", "created_at", "updated_at"],
+    properties: {
+      token: { type: "string" },
+      name: { type: "string" },
+      chats_count: { type: "integer" },
+      user_tokens_required: { type: "boolean" },
+      created_at: timestamp,
+      updated_at: timestamp,
+    },
+    required: ["token", "name", "chats_count", "user_tokens_required", "created_at", "updated_at"],
+  },
+  NewApplication: {
+    type: "object",
+    description: "An Application and its secret, shown this once: it signs user tokens (JWT HS256) and authorizes the application's settings.",
+    allOf: [{ $ref: "#/components/schemas/Application" }, { type: "object", properties: { secret: { type: "string" } }, required: ["secret"] }],
+  },
+  Secret: {
+    type: "object",
+    properties: { secret: { type: "string", description: "the new secret; the previous one keeps verifying for 10 minutes" } },
+    required: ["secret"],
   },
   Chat: {
     type: "object",
@@ -109,13 +149,31 @@ export const responseSchemas = {
   },
   Message: {
     type: "object",
-    properties: { number: { type: "integer" }, chat_number: { type: "integer" }, body: { type: "string" }, created_at: timestamp, updated_at: timestamp },
-    required: ["number", "chat_number", "body", "created_at", "updated_at"],
+    properties: { number: { type: "integer" }, chat_number: { type: "integer" }, body: { type: "string" }, sender, created_at: timestamp, updated_at: timestamp },
+    required: ["number", "chat_number", "body", "sender", "created_at", "updated_at"],
   },
   SearchHit: {
     type: "object",
-    properties: { number: { type: "integer" }, body: { type: "string" }, created_at: timestamp },
-    required: ["number", "body", "created_at"],
+    properties: { number: { type: "integer" }, body: { type: "string" }, sender, created_at: timestamp },
+    required: ["number", "body", "sender", "created_at"],
+  },
+  ReadState: {
+    type: "object",
+    properties: {
+      number: { type: "integer", description: "the highest message number the user marked read (0 before the first)" },
+      unread: { type: "integer", description: "messages above it that exist and are not deleted" },
+    },
+    required: ["number", "unread"],
+  },
+  Presence: {
+    type: "object",
+    properties: { data: { type: "array", items: { $ref: "#/components/schemas/User" } } },
+    required: ["data"],
+  },
+  User: {
+    type: "object",
+    properties: { id: { type: "string" }, name: { type: ["string", "null"] } },
+    required: ["id", "name"],
   },
   Error: {
     type: "object",

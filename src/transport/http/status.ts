@@ -18,6 +18,7 @@ export const statusOfCode: Record<ErrorCode, number> = {
 export const statusLine: Record<number, string> = {
   200: "200 OK",
   201: "201 Created",
+  204: "204 No Content",
   400: "400 Bad Request",
   401: "401 Unauthorized",
   403: "403 Forbidden",

@@ -1,4 +1,5 @@
 import type { WebSocket } from "uWebSockets.js";
+import type { Identity } from "../../domain/user-token.js";
 import { countFramesSent } from "./frames-sent.js";
 import { CloseCode, encodeFrame, type Encoding, type ServerFrame } from "./protocol.js";
 import type { Subscription } from "./subscription.js";
@@ -23,6 +24,9 @@ export class Connection {
   ws: WebSocket<{ conn: Connection }> | null = null;
   closed = false;
   readonly subs = new Map<string, Subscription>();
+  /** Who the socket acts as (its `auth` or `access_token`); null: anonymous. */
+  identity: Identity | null = null;
+  private expiry: NodeJS.Timeout | null = null;
   private tokens: number;
   private tokensAt: number;
   private drainWaiters: { threshold: number; resolve: () => void }[] = [];
@@ -117,9 +121,24 @@ export class Connection {
     return true;
   }
 
+  /** Acts as `identity` from now on; at its `exp` the socket is closed (4401) unless a later `auth` renewed it. */
+  authenticate(identity: Identity): void {
+    this.identity = identity;
+    if (this.expiry) clearTimeout(this.expiry);
+    const check = (): void => {
+      const left = identity.expiresAt - this.now();
+      if (left <= 0) return this.end(CloseCode.tokenExpired, "token expired");
+      // Timers take at most 2^31-1 ms (about 24.8 days); a token may live 30.
+      this.expiry = setTimeout(check, Math.min(left, 2 ** 31 - 1));
+      this.expiry.unref();
+    };
+    check();
+  }
+
   /** Called from the uWS close handler: everything async that holds this socket stops here. */
   onClose(): void {
     this.closed = true;
+    if (this.expiry) clearTimeout(this.expiry);
     this.ws = null;
     for (const sub of this.subs.values()) sub.end(false);
     this.subs.clear();

@@ -1,12 +1,13 @@
 import { pack, unpack } from "msgpackr";
 import type { TemplatedApp } from "uWebSockets.js";
 import type { ChatService } from "../../domain/chat-service.js";
-import { appChannel, chatChannel, decodeLiveBatch } from "../../domain/live-batch.js";
+import { appChannel, chatChannel, decodeChatEvent, encodeChatSignal, type LiveKind } from "../../domain/live-batch.js";
 import type { Message } from "../../domain/types.js";
 import type { Logger } from "../../log.js";
 import type { Bus } from "../../ports/bus.js";
+import { TypingThrottle } from "../../domain/typing-throttle.js";
 import { countFramesSent } from "./frames-sent.js";
-import { messageFrame, messageUpdatedFrame, type Encoding, type ServerFrame } from "./protocol.js";
+import { liveFrame, type Encoding, type ServerFrame } from "./protocol.js";
 
 /**
  * One live event as this process delivers it. Its bytes are made at most once
@@ -17,10 +18,16 @@ export class Delivery {
   private packed: Uint8Array | undefined;
   private text: string | undefined;
 
-  /** `number`: the message's number (a new chat's number for chat_created). */
+  /**
+   * `number`: the message's number (a new chat's number for chat_created).
+   * `inStream`: it takes its number's place in the chat's ordered stream (a
+   * new message, or the tombstone of one deleted before this process
+   * delivered it), rather than changing an earlier one.
+   */
   constructor(
     readonly frame: ServerFrame,
     readonly number: number,
+    readonly inStream: boolean,
     packed?: Uint8Array,
   ) {
     this.packed = packed;
@@ -40,6 +47,10 @@ export interface FeedMember {
   checkBackpressure(): boolean;
   /** Closes the socket with 4008: it resumes by number. */
   dropSlow(why: string): void;
+  /** The user the socket acts as in this feed's application; null: anonymous. */
+  readonly userId: string | null;
+  /** Sends one event to this socket alone (one that skips some sockets cannot go through the shared topic). */
+  deliver(delivery: Delivery): void;
 }
 
 /** A socket-side subscription that takes live events one by one (while it resumes). */
@@ -102,7 +113,10 @@ export interface FeedsOptions {
   pageSize: number;
 }
 
-type Work = { feed: Feed; kind: "created" | "updated"; messages: Message[]; next: number } | { feed: Feed; delivery: Delivery };
+/** At most one typing event per user per chat per second reaches subscribers (SPEC §10). */
+export const TYPING_INTERVAL_MS = 1000;
+
+type Work = { feed: Feed; kind: LiveKind; messages: Message[]; next: number } | { feed: Feed; delivery: Delivery; exceptUser?: string | null };
 
 /** All feeds of this process, keyed by Bus channel, and the fanout from the Bus into uWS topics. */
 export class Feeds {
@@ -113,6 +127,7 @@ export class Feeds {
   private sentSinceSweep = 0;
   private sweepTimer: NodeJS.Timeout | null = null;
   private closed = false;
+  private readonly typing = new TypingThrottle(TYPING_INTERVAL_MS);
 
   constructor(
     private readonly app: TemplatedApp,
@@ -130,6 +145,11 @@ export class Feeds {
 
   get size(): number {
     return this.feeds.size;
+  }
+
+  /** The chats this process has subscribers of. */
+  *chats(): IterableIterator<{ app: string; chat: number }> {
+    for (const feed of this.feeds.values()) if (feed.chat !== null) yield { app: feed.app, chat: feed.chat };
   }
 
   /** Subscriptions still resuming (taking events one by one). */
@@ -188,11 +208,17 @@ export class Feeds {
     if (feed.chat === null) {
       const frame = safeUnpack(payload);
       if (!frame) return this.log.warn({ channel: "application" }, "dropped an undecodable live event");
-      return this.enqueue({ feed, delivery: new Delivery(frame, Number(frame.number), payload) });
+      return this.enqueue({ feed, delivery: new Delivery(frame, Number(frame.number), false, payload) });
     }
-    const batch = decodeLiveBatch(feed.app, feed.chat, payload);
-    if (!batch) return this.log.warn("dropped an undecodable live event");
-    if (batch.kind === "updated") return this.enqueue({ feed, kind: "updated", messages: batch.messages, next: 0 });
+    const event = decodeChatEvent(feed.app, feed.chat, payload);
+    if (!event) return this.log.warn("dropped an undecodable live event");
+    if ("frame" in event) {
+      // Typing is capped per user and chat where it is passed on, so the cap holds whichever processes it came through.
+      if (event.frame.op === "typing" && !this.typing.pass(`${channel}\u0000${event.exceptUser ?? ""}`)) return;
+      return this.enqueue({ feed, delivery: new Delivery(event.frame, 0, false), exceptUser: event.exceptUser });
+    }
+    const batch = event;
+    if (batch.kind !== "created") return this.enqueue({ feed, kind: batch.kind, messages: batch.messages, next: 0 });
     if (feed.repair) return this.hold(feed, batch.messages);
     const fresh = batch.messages.filter((m) => m.number > feed.last);
     if (fresh.length === 0) return;
@@ -273,20 +299,22 @@ export class Feeds {
       const work = this.queue[0]!;
       if ("delivery" in work) {
         this.queue.shift();
-        this.dispatch(work.feed, work.delivery);
+        this.dispatch(work.feed, work.delivery, work.exceptUser ?? null);
         continue;
       }
       while (work.next < work.messages.length && this.sentSinceSweep < this.options.bytesPerSweep) {
         const m = work.messages[work.next++]!;
-        this.dispatch(work.feed, new Delivery(work.kind === "created" ? messageFrame(m) : messageUpdatedFrame(m), m.number));
+        this.dispatch(work.feed, new Delivery(liveFrame(work.kind, m), m.number, work.kind === "created"));
       }
       if (work.next >= work.messages.length) this.queue.shift();
     }
     if (this.queue.length > 0) this.scheduleSweep();
   }
 
-  private dispatch(feed: Feed, delivery: Delivery): void {
+  /** `exceptUser`: that user's own sockets do not get it (their own typing). */
+  private dispatch(feed: Feed, delivery: Delivery, exceptUser: string | null = null): void {
     if (this.feeds.get(feed.channel) !== feed) return; // released while it waited
+    if (exceptUser !== null && [...feed.members].some((m) => m.userId === exceptUser)) return this.dispatchSkipping(feed, delivery, exceptUser);
     const packTopic = feed.topic("msgpack");
     const jsonTopic = feed.topic("json");
     const packSubscribers = this.app.numSubscribers(packTopic);
@@ -302,12 +330,29 @@ export class Feeds {
       this.sentSinceSweep += Buffer.byteLength(text);
     }
     countFramesSent(packSubscribers + jsonSubscribers);
-    if (delivery.op === "message") feed.delivered = delivery.number;
-    for (const receiver of feed.direct) receiver.onLive(delivery, feed);
+    if (delivery.inStream) feed.delivered = delivery.number;
+    for (const receiver of feed.direct) if (exceptUser === null || receiver.userId !== exceptUser) receiver.onLive(delivery, feed);
     if (feed.members.size > 0) {
       this.touched.add(feed);
       this.scheduleSweep();
     }
+  }
+
+  /** Socket by socket, past the topics; only for events that skip someone, which are few (typing is one per user per second). */
+  private dispatchSkipping(feed: Feed, delivery: Delivery, exceptUser: string): void {
+    let sent = 0;
+    for (const member of feed.members) {
+      if (member.userId === exceptUser) continue;
+      member.deliver(delivery);
+      sent++;
+    }
+    countFramesSent(sent);
+    for (const receiver of feed.direct) if (receiver.userId !== exceptUser) receiver.onLive(delivery, feed);
+  }
+
+  /** Publishes an event of a chat that is not a message version (read, typing, presence) to its subscribers on every process. */
+  publishSignal(app: string, chat: number, frame: ServerFrame, exceptUser: string | null = null): Promise<void> {
+    return this.bus.publish(chatChannel(app, chat), encodeChatSignal({ frame, exceptUser }));
   }
 
   /**

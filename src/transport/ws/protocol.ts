@@ -2,6 +2,12 @@ import { pack, unpack } from "msgpackr";
 import type { ErrorCode } from "../../domain/errors.js";
 import { idempotencyKeyRule, isIdempotencyKey } from "../../domain/idempotency-key.js";
 import { limits } from "../../domain/limits.js";
+import type { LiveKind } from "../../domain/live-batch.js";
+import type { ReadState } from "../../domain/read-marker.js";
+import type { Message } from "../../domain/types.js";
+import type { User } from "../../domain/user.js";
+import { USER_TOKEN_MAX_CHARS } from "../../domain/user-token.js";
+import { senderJson, userJson } from "../representations.js";
 
 // The /ws wire protocol (see PROTOCOL.md next to this file): frame shapes,
 // strict hand-written guards for client frames, the two encodings, and the
@@ -41,6 +47,8 @@ export const CloseCode = {
   messageTooBig: 1009,
   /** The client did not read fast enough: its unsent backlog passed the soft limit. Resume with `since`. */
   slowConsumer: 4008,
+  /** The socket's user token expired and no `auth` renewed it: reconnect with a fresh token. */
+  tokenExpired: 4401,
 } as const;
 
 /** The domain's codes (not_found, rate_limited, unavailable, …) plus the socket's own. */
@@ -49,9 +57,13 @@ export type WsErrorCode = ErrorCode | "invalid_frame" | "too_many_subscriptions"
 export type Ref = string | number;
 
 export type ClientFrame =
+  | { op: "auth"; ref?: Ref; token: string }
   | { op: "subscribe"; ref?: Ref; app: string; chat?: number; since?: number }
   | { op: "unsubscribe"; ref?: Ref; app: string; chat?: number }
   | { op: "send"; ref?: Ref; app: string; chat: number; body: string; key?: string }
+  | { op: "read"; ref?: Ref; app: string; chat: number; number: number }
+  | { op: "presence"; ref?: Ref; app: string; chat: number }
+  | { op: "typing"; ref?: Ref; app: string; chat: number }
   | { op: "ping"; ref?: Ref };
 
 export interface FieldProblem {
@@ -75,9 +87,13 @@ const REF_MAX_CHARS = 128;
 const APP_MAX_CHARS = 64;
 
 const allowedFields: Record<ClientFrame["op"], readonly string[]> = {
+  auth: ["op", "ref", "token"],
   subscribe: ["op", "ref", "app", "chat", "since"],
   unsubscribe: ["op", "ref", "app", "chat"],
   send: ["op", "ref", "app", "chat", "body", "key"],
+  read: ["op", "ref", "app", "chat", "number"],
+  presence: ["op", "ref", "app", "chat"],
+  typing: ["op", "ref", "app", "chat"],
   ping: ["op", "ref"],
 };
 
@@ -116,17 +132,21 @@ export function validateFrame(raw: unknown): ClientFrame {
   const op = raw.op;
   // Own keys only: `in` would also find toString, constructor, __proto__ … on the prototype.
   if (typeof op !== "string" || !Object.hasOwn(allowedFields, op)) {
-    problems.push({ field: "op", message: "must be one of subscribe, unsubscribe, send, ping" });
+    problems.push({ field: "op", message: `must be one of ${Object.keys(allowedFields).join(", ")}` });
     throw new FrameError("validation_failed", "unknown or missing op", ref, problems);
   }
   const kind = op as ClientFrame["op"];
   for (const key of Object.keys(raw)) if (!allowedFields[kind].includes(key)) problems.push({ field: key, message: `is not a field of ${kind}` });
 
-  if (kind !== "ping") {
+  if (kind === "auth") {
+    if (typeof raw.token !== "string" || raw.token.length < 1 || raw.token.length > USER_TOKEN_MAX_CHARS) {
+      problems.push({ field: "token", message: `must be a user token (a string of 1 to ${USER_TOKEN_MAX_CHARS} characters)` });
+    }
+  } else if (kind !== "ping") {
     if (typeof raw.app !== "string" || raw.app.length < 1 || raw.app.length > APP_MAX_CHARS) {
       problems.push({ field: "app", message: `must be an application token (a string of 1 to ${APP_MAX_CHARS} characters)` });
     }
-    const chatRequired = kind === "send";
+    const chatRequired = kind !== "subscribe" && kind !== "unsubscribe";
     if (raw.chat !== undefined || chatRequired) {
       if (!isNumber(raw.chat, 1)) problems.push({ field: "chat", message: `must be an integer from 1 to ${limits.numberMax}` });
     }
@@ -135,6 +155,7 @@ export function validateFrame(raw: unknown): ClientFrame {
     if (!isNumber(raw.since, 0)) problems.push({ field: "since", message: `must be an integer from 0 to ${limits.numberMax}` });
     else if (raw.chat === undefined) problems.push({ field: "since", message: "is only valid with a chat (application subscriptions do not replay)" });
   }
+  if (kind === "read" && !isNumber(raw.number, 0)) problems.push({ field: "number", message: `must be an integer from 0 to ${limits.numberMax}` });
   if (kind === "send") {
     const body = raw.body;
     if (typeof body !== "string" || body.length === 0) problems.push({ field: "body", message: "must be a non-empty string" });
@@ -166,17 +187,44 @@ const time = (ms: number): string => new Date(ms).toISOString();
 /** The frame of a new chat, for the application's subscribers. */
 export const chatCreatedFrame = (chat: { app: string; number: number }): ServerFrame => ({ op: "chat_created", app: chat.app, number: chat.number });
 
-export const messageFrame = (m: { app: string; chat: number; number: number; body: string; createdAt: number }): ServerFrame => ({
+export const messageFrame = (m: Omit<Message, "updatedAt">): ServerFrame => ({
   op: "message",
   app: m.app,
   chat: m.chat,
   number: m.number,
   body: m.body,
+  sender: senderJson(m.sender),
   created_at: time(m.createdAt),
 });
 
-export const messageUpdatedFrame = (m: { app: string; chat: number; number: number; body: string; createdAt: number; updatedAt: number }): ServerFrame => ({
+export const messageUpdatedFrame = (m: Message): ServerFrame => ({
   ...messageFrame(m),
   op: "message_updated",
   updated_at: time(m.updatedAt),
 });
+
+export const messageDeletedFrame = (m: { app: string; chat: number; number: number }): ServerFrame => ({ op: "message_deleted", app: m.app, chat: m.chat, number: m.number });
+
+/** The frame of one live change; in the stream of new messages a tombstone (deleted before it was delivered) says so. */
+export function liveFrame(kind: LiveKind, m: Message): ServerFrame {
+  if (kind === "deleted" || m.deleted) return messageDeletedFrame(m);
+  return kind === "created" ? messageFrame(m) : messageUpdatedFrame(m);
+}
+
+/** The answer to `auth`: who the socket acts as from now on. */
+export const authedFrame = (user: User): ServerFrame => ({ op: "authed", user: userJson(user) });
+
+/** To a chat's subscribers: a user's read marker moved. */
+export const readFrame = (app: string, chat: number, user: User, number: number): ServerFrame => ({ op: "read", app, chat, user: userJson(user), number });
+
+/** The answer to `read`: the socket's user's marker and what lies above it. */
+export const readStateFrame = (app: string, chat: number, state: ReadState): ServerFrame => ({ op: "read_state", app, chat, number: state.number, unread: state.unread });
+
+/** The answer to `presence`: the chat's members, each once. */
+export const presenceFrame = (app: string, chat: number, members: User[]): ServerFrame => ({ op: "presence", app, chat, members: members.map(userJson) });
+
+/** To a chat's subscribers: a user's first socket anywhere subscribed, or their last one went. */
+export const presenceChangeFrame = (change: "joined" | "left", app: string, chat: number, user: User): ServerFrame => ({ op: `presence_${change}`, app, chat, user: userJson(user) });
+
+/** To a chat's other subscribers: a user is typing. */
+export const typingFrame = (app: string, chat: number, user: User): ServerFrame => ({ op: "typing", app, chat, user: userJson(user) });

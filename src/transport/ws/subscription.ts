@@ -2,7 +2,7 @@ import type { ChatService } from "../../domain/chat-service.js";
 import type { Message } from "../../domain/types.js";
 import type { Connection } from "./connection.js";
 import type { Delivery, DirectReceiver, Feed, Feeds } from "./feeds.js";
-import { encodeFrame, messageFrame } from "./protocol.js";
+import { encodeFrame, liveFrame } from "./protocol.js";
 
 export interface SubscriptionOptions {
   /** Messages per replay read (the REST page maximum). */
@@ -48,6 +48,7 @@ export class Subscription implements DirectReceiver {
   private feed: Feed | null = null;
   private readonly buffered = new Map<number, Delivery>();
   private updates: Delivery[] = [];
+  private onEnd: (() => void) | null = null;
   /** Highest message number sent to this socket on this chat. */
   private sent = 0;
 
@@ -100,7 +101,7 @@ export class Subscription implements DirectReceiver {
             if (m.number <= this.sent) continue; // pages are ascending; never twice
             this.sent = m.number;
             this.buffered.delete(m.number);
-            this.conn.sendEncoded(encodeFrame(messageFrame(m), this.conn.encoding));
+            this.conn.sendEncoded(encodeFrame(liveFrame("created", m), this.conn.encoding));
             replayed++;
           }
         });
@@ -127,7 +128,7 @@ export class Subscription implements DirectReceiver {
 
   /** Live event for this chat while replaying (buffer) or catching up (filter, send, and join the topic once the feed passed `sent`). */
   onLive(delivery: Delivery, feed: Feed): void {
-    const isMessage = delivery.op === "message";
+    const isMessage = delivery.inStream;
     if (this.phase === "replaying") {
       if (this.buffered.size + this.updates.length >= this.options.maxBuffered) {
         this.conn.dropSlow(`more than ${this.options.maxBuffered} live events arrived during its replay`);
@@ -150,6 +151,16 @@ export class Subscription implements DirectReceiver {
     return this.conn.checkBackpressure();
   }
 
+  get userId(): string | null {
+    const identity = this.conn.identity;
+    return identity && identity.app === this.app ? identity.user.id : null;
+  }
+
+  deliver(delivery: Delivery): void {
+    this.conn.sendEncoded(delivery.bytes(this.conn.encoding));
+    this.conn.checkBackpressure();
+  }
+
   dropSlow(why: string): void {
     this.conn.dropSlow(why);
   }
@@ -168,11 +179,18 @@ export class Subscription implements DirectReceiver {
     return this.phase === "ended";
   }
 
+  /** Runs once when the subscription ends (its user leaves presence). */
+  whenEnded(onEnd: () => void): void {
+    this.onEnd = onEnd;
+  }
+
   /** Unsubscribe or socket close. `socketOpen` false: uWS already dropped the socket's topics. */
   end(socketOpen: boolean): void {
     if (this.phase === "ended") return;
     const wasLive = this.phase === "live";
     this.phase = "ended";
+    this.onEnd?.();
+    this.onEnd = null;
     this.buffered.clear();
     this.updates = [];
     const feed = this.feed;

@@ -1,31 +1,49 @@
-import type { TemplatedApp, WebSocket } from "uWebSockets.js";
+import type { HttpResponse, TemplatedApp, WebSocket } from "uWebSockets.js";
 import type { Config } from "../../config.js";
 import type { ChatService } from "../../domain/chat-service.js";
-import { DomainError } from "../../domain/errors.js";
+import { userOf, type AccessControl } from "../../domain/access-control.js";
+import type { PresenceService } from "../../domain/presence-service.js";
+import type { ReadMarkerService } from "../../domain/read-marker-service.js";
+import { TypingThrottle } from "../../domain/typing-throttle.js";
+import type { User } from "../../domain/user.js";
+import { CredentialRefused, DomainError } from "../../domain/errors.js";
 import { limits } from "../../domain/limits.js";
 import type { Logger } from "../../log.js";
 import type { Bus } from "../../ports/bus.js";
+import { statusLine, statusOfCode } from "../http/status.js";
+import type { OriginPolicy } from "../origin-policy.js";
 import { Connection } from "./connection.js";
-import { Feeds } from "./feeds.js";
+import { Feeds, TYPING_INTERVAL_MS } from "./feeds.js";
 import { appChannel, chatChannel } from "../../domain/live-batch.js";
 import type { Chat } from "../../domain/types.js";
 import {
+  authedFrame,
   chatCreatedFrame,
   CloseCode,
   decodeFrame,
   FrameError,
   negotiate,
+  presenceChangeFrame,
+  presenceFrame,
+  readFrame,
+  readStateFrame,
   refOf,
   validateFrame,
   type ClientFrame,
   type Ref,
   type ServerFrame,
+  typingFrame,
   type WsErrorCode,
 } from "./protocol.js";
 import { Subscription, type SubscriptionOptions } from "./subscription.js";
 
 export interface RealtimeDeps {
   service: ChatService;
+  access: AccessControl;
+  readMarkers: ReadMarkerService;
+  presence: PresenceService;
+  /** CORS_ORIGINS: upgrades from other browser origins are refused. */
+  origins: OriginPolicy;
   bus: Bus;
   limits: Config["ws"];
   log: Logger;
@@ -36,6 +54,12 @@ export interface RealtimeDeps {
 export interface Realtime {
   /** The ChatService's onChatCreated: publishes the chat_created frame on the application's channel. */
   onChatCreated(chat: Chat): void;
+  /** The ReadMarkerService's onMarked: tells the chat's subscribers on every process. */
+  onReadMarker(app: string, chat: number, user: User, number: number): void;
+  /** The PresenceService's onJoined and onLeft: tells the chat's subscribers on every process. */
+  onPresence(change: "joined" | "left", app: string, chat: number, user: User): void;
+  /** The chats this process has subscribers of (which presence sweeps). */
+  watchedChats(): Iterable<{ app: string; chat: number }>;
   /** Local numbers, for logs and tests. */
   stats(): { connections: number; feeds: number; resuming: number; slowConsumers: number };
   /** Graceful shutdown: every socket gets 1001 going away. */
@@ -58,7 +82,7 @@ interface UserData {
 
 /** Mounts `/ws` on the uWS app (PROTOCOL.md). Call after the HTTP routes. */
 export function mountRealtime(app: TemplatedApp, deps: RealtimeDeps): Realtime {
-  const { service, bus, log } = deps;
+  const { service, access, bus, log } = deps;
   const cfg = deps.limits;
   const connections = new Set<Connection>();
   // Backlog budget of one socket, against uWS's hard limit H (which cuts without a close frame):
@@ -81,6 +105,7 @@ export function mountRealtime(app: TemplatedApp, deps: RealtimeDeps): Realtime {
     sendsPerSecond: cfg.sendsPerSecond,
   };
   let closing = false;
+  const typingSent = new TypingThrottle(TYPING_INTERVAL_MS);
   let slowConsumers = 0;
   let lostChatEvents = 0;
   let lastLossLog = 0;
@@ -103,18 +128,37 @@ export function mountRealtime(app: TemplatedApp, deps: RealtimeDeps): Realtime {
       const key = req.getHeader("sec-websocket-key");
       const offered = req.getHeader("sec-websocket-protocol");
       const extensions = req.getHeader("sec-websocket-extensions");
+      const origin = req.getHeader("origin");
+      const host = req.getHeader("host");
+      // A browser cannot set headers on a WebSocket: its user token rides in the URL (never logged).
+      const accessToken = new URLSearchParams(req.getQuery() ?? "").get("access_token");
       if (closing) {
         res.cork(() => res.writeStatus("503 Service Unavailable").writeHeader("Retry-After", "1").end("shutting down"));
         return;
       }
+      if (!deps.origins.allowsUpgrade(origin, host)) return refuseUpgrade(res, "403 Forbidden", "forbidden", "this origin may not open sockets here (CORS_ORIGINS)");
       const chosen = negotiate(offered);
-      if (!chosen) {
-        const body = JSON.stringify({ error: { code: "validation_failed", message: "unsupported WebSocket subprotocol: offer chat.v1.json or chat.v1.msgpack" } });
-        res.cork(() => res.writeStatus("400 Bad Request").writeHeader("Content-Type", "application/json").end(body));
-        return;
-      }
+      if (!chosen) return refuseUpgrade(res, "400 Bad Request", "validation_failed", "unsupported WebSocket subprotocol: offer chat.v1.json or chat.v1.msgpack");
       const userData: UserData = { conn: new Connection(chosen.encoding, connectionLimits, onSlowConsumer) };
-      res.upgrade(userData, key, chosen.protocol, extensions, context);
+      if (accessToken === null) return void res.upgrade(userData, key, chosen.protocol, extensions, context);
+      let aborted = false;
+      res.onAborted(() => {
+        aborted = true;
+      });
+      access.identifyByToken(accessToken).then(
+        (identity) => {
+          if (aborted) return;
+          userData.conn.authenticate(identity);
+          res.cork(() => res.upgrade(userData, key, chosen.protocol, extensions, context));
+        },
+        (err: unknown) => {
+          if (aborted) return;
+          if (err instanceof CredentialRefused) log.info({ reason: err.reason }, "credential refused on upgrade");
+          else if (!(err instanceof DomainError)) log.error({ err }, "upgrade failed");
+          if (err instanceof DomainError) refuseUpgrade(res, statusLine[statusOfCode[err.code]] ?? "401 Unauthorized", err.code, err.message);
+          else refuseUpgrade(res, "503 Service Unavailable", "unavailable", "a backend is unavailable; retry shortly");
+        },
+      );
     },
 
     open: (ws: WebSocket<UserData>) => {
@@ -157,15 +201,40 @@ export function mountRealtime(app: TemplatedApp, deps: RealtimeDeps): Realtime {
       case "ping":
         conn.send(withRef({ op: "pong" }, ref));
         return;
+      case "auth":
+        return authenticate(conn, frame.token, ref);
       case "send":
         if (!conn.take()) return sendError(conn, ref, "rate_limited", `at most ${cfg.sendsPerSecond} sends and subscribes per second per socket`);
-        service.createMessage(frame.app, frame.chat, frame.body, frame.key ?? null).then(
-          ({ entity }) => conn.send(withRef({ op: "ack", number: entity.number }, ref)),
-          (err: unknown) => failed(conn, ref, err, "send"),
-        );
+        access
+          .actor(frame.app, frame.chat, conn.identity)
+          .then((actor) => service.createMessage(frame.app, frame.chat, frame.body, frame.key ?? null, actor.user))
+          .then(
+            ({ entity }) => conn.send(withRef({ op: "ack", number: entity.number }, ref)),
+            (err: unknown) => failed(conn, ref, err, "send"),
+          );
         return;
       case "subscribe":
         return subscribe(conn, frame, ref);
+      case "presence":
+        access
+          .actor(frame.app, frame.chat, conn.identity)
+          .then(() => deps.presence.members(frame.app, frame.chat))
+          .then(
+            (members) => conn.send(withRef(presenceFrame(frame.app, frame.chat, members), ref)),
+            (err: unknown) => failed(conn, ref, err, "presence"),
+          );
+        return;
+      case "typing":
+        return typing(conn, frame, ref);
+      case "read":
+        access
+          .actor(frame.app, frame.chat, conn.identity)
+          .then((actor) => deps.readMarkers.mark(frame.app, frame.chat, userOf(actor, "marking a chat read"), frame.number))
+          .then(
+            (state) => conn.send(withRef(readStateFrame(frame.app, frame.chat, state), ref)),
+            (err: unknown) => failed(conn, ref, err, "read"),
+          );
+        return;
       case "unsubscribe": {
         const channel = frame.chat === undefined ? appChannel(frame.app) : chatChannel(frame.app, frame.chat);
         const sub = conn.subs.get(channel);
@@ -179,6 +248,34 @@ export function mountRealtime(app: TemplatedApp, deps: RealtimeDeps): Realtime {
     }
   }
 
+  /** `auth`: the socket acts as the token's user from now on. A later `auth` renews it, for the same user only. */
+  function authenticate(conn: Connection, token: string, ref: Ref | undefined): void {
+    access.identifyByToken(token).then(
+      (identity) => {
+        const current = conn.identity;
+        if (current && (current.app !== identity.app || current.user.id !== identity.user.id)) {
+          return sendError(conn, ref, "forbidden", "a socket acts as one user: open another socket for another user");
+        }
+        conn.authenticate(identity);
+        conn.send(withRef(authedFrame(identity.user), ref));
+      },
+      (err: unknown) => failed(conn, ref, err, "auth"),
+    );
+  }
+
+  /** Passed on to the chat's other subscribers everywhere; never queued or stored. No reply; over the cap it is dropped, not refused. */
+  function typing(conn: Connection, frame: Extract<ClientFrame, { op: "typing" }>, ref: Ref | undefined): void {
+    access
+      .actor(frame.app, frame.chat, conn.identity)
+      .then((actor) => {
+        const user = userOf(actor, "typing");
+        // Capped here too, so a fast typist costs no bus traffic; subscribers' processes cap it again.
+        if (!typingSent.pass(`${frame.app}\u0000${frame.chat}\u0000${user.id}`)) return;
+        return feeds.publishSignal(frame.app, frame.chat, typingFrame(frame.app, frame.chat, user), user.id);
+      })
+      .catch((err: unknown) => failed(conn, ref, err, "typing"));
+  }
+
   function subscribe(conn: Connection, frame: Extract<ClientFrame, { op: "subscribe" }>, ref: Ref | undefined): void {
     const chat = frame.chat ?? null;
     const channel = chat === null ? appChannel(frame.app) : chatChannel(frame.app, chat);
@@ -187,9 +284,18 @@ export function mountRealtime(app: TemplatedApp, deps: RealtimeDeps): Realtime {
     if (!conn.take()) return sendError(conn, ref, "rate_limited", `at most ${cfg.sendsPerSecond} sends and subscribes per second per socket`);
     const sub = new Subscription(conn, frame.app, chat, service, feeds, resume);
     conn.subs.set(channel, sub);
-    sub.start(frame.since).then(
+    access
+      .actor(frame.app, chat, conn.identity)
+      .then(() => sub.start(frame.since))
+      .then(
       (replayed) => {
         if (sub.phase === "ended") return;
+        const identity = conn.identity;
+        if (chat !== null && identity && identity.app === frame.app) {
+          // A member of the chat while this subscription lasts.
+          deps.presence.enter(frame.app, chat, identity.user);
+          sub.whenEnded(() => deps.presence.exit(frame.app, chat, identity.user));
+        }
         const reply = target({ op: "subscribed" }, frame.app, frame.chat);
         if (frame.since !== undefined) reply.replayed = replayed;
         conn.send(withRef(reply, ref));
@@ -203,6 +309,8 @@ export function mountRealtime(app: TemplatedApp, deps: RealtimeDeps): Realtime {
   }
 
   function failed(conn: Connection, ref: Ref | undefined, err: unknown, op: string): void {
+    // Refusals are logged with their reason only: never the credential.
+    if (err instanceof CredentialRefused) log.info({ op, conn: conn.id, reason: err.reason }, "credential refused");
     if (err instanceof DomainError) return sendError(conn, ref, err.code, err.message);
     log.error({ err, op, conn: conn.id }, "websocket operation failed");
     sendError(conn, ref, "unavailable", "a backend is unavailable; retry shortly");
@@ -226,6 +334,13 @@ export function mountRealtime(app: TemplatedApp, deps: RealtimeDeps): Realtime {
         log.warn({ err, lost: lostChatEvents }, "chat_created events not published on the bus");
       });
     },
+    onPresence(change, app, chat, user) {
+      feeds.publishSignal(app, chat, presenceChangeFrame(change, app, chat, user)).catch((err: unknown) => log.warn({ err }, "presence event not published on the bus"));
+    },
+    watchedChats: () => feeds.chats(),
+    onReadMarker(app, chat, user, number) {
+      feeds.publishSignal(app, chat, readFrame(app, chat, user, number)).catch((err: unknown) => log.warn({ err }, "read event not published on the bus"));
+    },
     stats: () => ({ connections: connections.size, feeds: feeds.size, resuming: feeds.resuming, slowConsumers }),
     async close() {
       closing = true;
@@ -234,6 +349,10 @@ export function mountRealtime(app: TemplatedApp, deps: RealtimeDeps): Realtime {
       feeds.close();
     },
   };
+}
+
+function refuseUpgrade(res: HttpResponse, status: string, code: string, message: string): void {
+  res.cork(() => res.writeStatus(status).writeHeader("Content-Type", "application/json").end(JSON.stringify({ error: { code, message } })));
 }
 
 function withRef(frame: ServerFrame, ref: Ref | undefined): ServerFrame {

@@ -9,7 +9,8 @@ import { LuaScript } from "../lua-script.js";
  * counter, 4 the chat's log (sorted set by number), 5… one idempotency key per
  * keyed send. ARGV: 1 chat number, 2 now (ms), 3 entries kept, 4 log TTL (s),
  * 5 idempotency TTL (s), 6 channel, then per send: body, index of its key in
- * KEYS (0 without one).
+ * KEYS (0 without one), sender id and sender name ('' for none: the entry
+ * then has 4 fields, else 6, see domain/live-batch.ts).
  *
  * Reply: {-3} recovering, {-2} needs seed, {-1} no such chat, else {0, then
  * per send: outcome (0 created, 1 repeat, 2 conflict), number, createdAt}.
@@ -24,7 +25,7 @@ end
 local now = tonumber(ARGV[2])
 local reply = {0}
 local created = {}
-for i = 7, #ARGV, 2 do
+for i = 7, #ARGV, 4 do
   local body = ARGV[i]
   local slot = tonumber(ARGV[i + 1])
   local fingerprint, seen = nil, false
@@ -37,6 +38,10 @@ for i = 7, #ARGV, 2 do
   else
     local number = redis.call('INCR', KEYS[3])
     local entry = {number, body, now, now}
+    if ARGV[i + 2] ~= '' then
+      entry[5] = ARGV[i + 2]
+      if ARGV[i + 3] ~= '' then entry[6] = ARGV[i + 3] else entry[6] = false end
+    end
     redis.call('ZADD', KEYS[4], number, cmsgpack.pack(entry))
     table.insert(created, entry)
     if slot > 0 then redis.call('SET', KEYS[slot], number .. ':' .. now .. ':' .. fingerprint, 'EX', ARGV[5]) end
