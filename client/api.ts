@@ -1,7 +1,7 @@
 import { backoffDelay, defaultBackoff, delay, retryAfterMs, type BackoffOptions } from "./backoff.js";
 import { ApiError } from "./errors.js";
 import { newIdempotencyKey } from "./idempotency.js";
-import type { Application, Chat, FieldError, Message, Page, SearchHit } from "./types.js";
+import type { Application, Chat, FieldError, Message, NewApplication, Page, ReadState, SearchHit, User } from "./types.js";
 
 /** A bearer credential, or nothing; may be fetched asynchronously (a token refresh). */
 export type AuthHook = () => string | null | undefined | Promise<string | null | undefined>;
@@ -12,8 +12,9 @@ export interface ChatApiOptions {
   /** Defaults to the global fetch (browsers, Node 20). */
   fetch?: typeof fetch;
   /**
-   * Hook for a future user token: called before every request; a value is
-   * sent as `Authorization: Bearer <value>`. Today's server ignores it.
+   * The user token (signed by the application's backend): called before every
+   * request; a value is sent as `Authorization: Bearer <value>`, and the
+   * server acts as that user (the sender of messages, whose read markers).
    */
   auth?: AuthHook;
   /** Further attempts after a 429, a 503 or a network failure (default 5). */
@@ -45,12 +46,12 @@ export interface CreateOptions {
 }
 
 interface RequestSpec {
-  method: "GET" | "POST" | "PUT" | "PATCH";
+  method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
   path: string;
   query?: Record<string, string | number | undefined>;
   body?: unknown;
   idempotencyKey?: string;
-  /** Replaces the auth hook's credential (the admin key). */
+  /** Replaces the auth hook's credential (the admin key, an application secret). */
   authorization?: string;
 }
 
@@ -77,8 +78,19 @@ export class ChatApi {
 
   // --- applications
 
-  createApplication(name: string, options: CreateOptions = {}): Promise<Application> {
+  /** The answer carries the application's secret: keep it on your backend, it is never shown again. */
+  createApplication(name: string, options: CreateOptions = {}): Promise<NewApplication> {
     return this.create({ method: "POST", path: "/applications", body: { name } }, options);
+  }
+
+  /** Closes (true) or opens (false) the application: closed, every chat and message call needs a user token. */
+  setUserTokensRequired(token: string, secret: string, required: boolean): Promise<Application> {
+    return this.call({ method: "PATCH", path: app(token), body: { user_tokens_required: required }, authorization: `Bearer ${secret}` });
+  }
+
+  /** A new secret; the current one keeps verifying user tokens for 10 minutes. */
+  rotateSecret(token: string, secret: string): Promise<{ secret: string }> {
+    return this.call({ method: "POST", path: `${app(token)}/secret`, authorization: `Bearer ${secret}` });
   }
 
   getApplication(token: string): Promise<Application> {
@@ -131,6 +143,27 @@ export class ChatApi {
     return this.call({ method: "PUT", path: `${chatPath(token, chat)}/messages/${number}`, body: { body } });
   }
 
+  /** Deletes a message (done again, it is still done); subscribers get `message_deleted`. */
+  async deleteMessage(token: string, chat: number, number: number): Promise<void> {
+    await this.call<null>({ method: "DELETE", path: `${chatPath(token, chat)}/messages/${number}` });
+  }
+
+  // --- the user's view of a chat (needs the auth hook's user token)
+
+  getReadState(token: string, chat: number): Promise<ReadState> {
+    return this.call({ method: "GET", path: `${chatPath(token, chat)}/read` });
+  }
+
+  /** Moves the user's read marker forward to `number` (never backwards). */
+  markRead(token: string, chat: number, number: number): Promise<ReadState> {
+    return this.call({ method: "PUT", path: `${chatPath(token, chat)}/read`, body: { number } });
+  }
+
+  /** The users subscribed to the chat now, each once. */
+  async getPresence(token: string, chat: number): Promise<User[]> {
+    return (await this.call<{ data: User[] }>({ method: "GET", path: `${chatPath(token, chat)}/presence` })).data;
+  }
+
   /** Every word of `q` must start a word of the body; `after` is the previous page's opaque `next`. */
   searchMessages(token: string, chat: number, q: string, options: { after?: string; limit?: number } = {}): Promise<Page<SearchHit>> {
     return this.call({ method: "GET", path: `${chatPath(token, chat)}/messages/search`, query: { q, ...options } });
@@ -156,6 +189,7 @@ export class ChatApi {
         await delay(backoffDelay(attempt, this.backoff));
         continue;
       }
+      if (res.status === 204) return null as T;
       if (res.ok) return (await res.json()) as T;
       const failure = await errorOf(res);
       if (!RETRYABLE_STATUS.has(res.status) || attempt >= this.retries) throw failure;

@@ -1,11 +1,11 @@
 import type { LiveMessage } from "./types.js";
 
-export interface ChatSequenceOptions {
+export interface ChatSequenceOptions<T extends { number: number }> {
   /** How long a gap may stay open before the missing numbers are read over REST. */
   gapWaitMs: number;
   /** Messages numbered in (after, upTo] that exist, ascending. */
-  fill(after: number, upTo: number): Promise<LiveMessage[]>;
-  deliver(message: LiveMessage): void;
+  fill(after: number, upTo: number): Promise<T[]>;
+  deliver(message: T): void;
 }
 
 /**
@@ -20,21 +20,21 @@ export interface ChatSequenceOptions {
  * number is delivered. A number that is neither live nor readable by then is
  * taken as unused. Anything at or below the last delivered number is dropped.
  */
-export class ChatSequence {
+export class ChatSequence<T extends { number: number } = LiveMessage> {
   /** The last number delivered: a resumed subscription asks for `since` this. */
   last: number;
-  private readonly held = new Map<number, LiveMessage>();
+  private readonly held = new Map<number, T>();
   private timer: ReturnType<typeof setTimeout> | null = null;
   /** Bumped by reset(), so a fill that completes for a connection that is gone is ignored. */
   private generation = 0;
-  private readonly options: ChatSequenceOptions;
+  private readonly options: ChatSequenceOptions<T>;
 
-  constructor(since: number, options: ChatSequenceOptions) {
+  constructor(since: number, options: ChatSequenceOptions<T>) {
     this.last = since;
     this.options = options;
   }
 
-  push(message: LiveMessage): void {
+  push(message: T): void {
     if (message.number <= this.last || this.held.has(message.number)) return;
     this.held.set(message.number, message);
     this.releaseConsecutive();
@@ -64,7 +64,7 @@ export class ChatSequence {
   private async fillGap(): Promise<void> {
     const generation = this.generation;
     const upTo = Math.max(...this.held.keys());
-    let found: LiveMessage[];
+    let found: T[];
     try {
       found = await this.options.fill(this.last, upTo);
     } catch {

@@ -5,7 +5,7 @@ import { jsonCodec, type Codec } from "./codec.js";
 import { Emitter } from "./emitter.js";
 import { SocketError } from "./errors.js";
 import { newIdempotencyKey } from "./idempotency.js";
-import type { FieldError, LiveChatCreated, LiveMessage, LiveMessageUpdate } from "./types.js";
+import type { FieldError, LiveChatCreated, LiveMessage, LiveMessageDeleted, LiveMessageUpdate, LivePresenceChange, LiveRead, LiveTyping, ReadState, User } from "./types.js";
 import { OPEN, type WebSocketConstructor, type WebSocketLike } from "./websocket-like.js";
 
 export type ConnectionState = "connecting" | "open" | "reconnecting" | "closed";
@@ -25,7 +25,13 @@ export interface ChatSocketEvents {
   /** Each message number of each subscribed chat exactly once, in increasing order per chat. */
   message: LiveMessage;
   message_updated: LiveMessageUpdate;
+  /** A message was deleted; one deleted before it was delivered takes its place in the order instead of a `message`. */
+  message_deleted: LiveMessageDeleted;
   chat_created: LiveChatCreated;
+  presence_joined: LivePresenceChange;
+  presence_left: LivePresenceChange;
+  typing: LiveTyping;
+  read: LiveRead;
   /** Server errors that answer no operation of the caller's, e.g. a resubscription the server refused. */
   error: SocketError;
 }
@@ -40,9 +46,10 @@ export interface ChatSocketOptions {
   /** Defaults to JSON; `msgpackCodec` from `./msgpack.js` for MessagePack. */
   codec?: Codec;
   /**
-   * Hook for a future user token. A browser WebSocket cannot send headers, so
-   * the value rides as the `access_token` query parameter of each connect.
-   * Today's server ignores it.
+   * The user token. A browser WebSocket cannot send headers, so the value
+   * rides as the `access_token` query parameter of each connect (asked again
+   * on every reconnect, so a refreshed token is used), and the socket acts as
+   * that user in the token's application.
    */
   auth?: AuthHook;
   /** Reconnect delays (jittered exponential). */
@@ -82,7 +89,7 @@ interface Subscription {
   app: string;
   /** null: the application's chat_created stream. */
   chat: number | null;
-  sequence: ChatSequence | null;
+  sequence: ChatSequence<LiveMessage | LiveMessageDeleted> | null;
   ready: Promise<void>;
   confirmed: boolean;
   resolve(): void;
@@ -208,6 +215,32 @@ export class ChatSocket extends Emitter<ChatSocketEvents> {
       this.outbox.add(op);
       if (this.isOpen()) this.transmit(op);
     });
+  }
+
+  /**
+   * Acts as the auth hook's current user token from now on, without
+   * reconnecting (a socket acts as one user: renewing works, another user is
+   * refused). Resolves with the user.
+   */
+  async authenticate(): Promise<User> {
+    const token = this.auth ? await this.auth() : null;
+    if (!token) throw new SocketError("unauthorized", "the auth hook gave no user token");
+    return this.ask({ op: "auth", token }, (reply) => reply.user as User);
+  }
+
+  /** Tells the chat's other subscribers that this socket's user is typing (the server passes on one per second). */
+  typing(app: string, chat: number): void {
+    if (this.isOpen()) this.ws!.send(this.codec.encode({ op: "typing", app, chat }));
+  }
+
+  /** Moves this socket's user's read marker forward; resolves with the marker and the unread count. */
+  markRead(app: string, chat: number, number: number): Promise<ReadState> {
+    return this.ask({ op: "read", app, chat, number }, (reply) => ({ number: reply.number as number, unread: reply.unread as number }));
+  }
+
+  /** The chat's members now, each once. */
+  presence(app: string, chat: number): Promise<User[]> {
+    return this.ask({ op: "presence", app, chat }, (reply) => reply.members as User[]);
   }
 
   /** Closes for good: no reconnect; unacknowledged sends and unconfirmed subscriptions fail. */
@@ -348,10 +381,10 @@ export class ChatSocket extends Emitter<ChatSocketEvents> {
       sequence:
         chat === null
           ? null
-          : new ChatSequence(since, {
+          : new ChatSequence<LiveMessage | LiveMessageDeleted>(since, {
               gapWaitMs: this.gapWaitMs,
               fill: (after, upTo) => this.readRange(app, chat, after, upTo),
-              deliver: (message) => this.emit("message", message),
+              deliver: (item) => ("body" in item ? this.emit("message", item) : this.emit("message_deleted", item)),
             }),
       ready,
       confirmed: false,
@@ -388,7 +421,7 @@ export class ChatSocket extends Emitter<ChatSocketEvents> {
     const found: LiveMessage[] = [];
     for (let cursor = after; cursor < upTo; ) {
       const page = await this.api.listMessages(app, chat, { after: cursor, limit: Math.min(200, upTo - cursor) });
-      for (const m of page.data) if (m.number <= upTo) found.push({ app, chat, number: m.number, body: m.body, created_at: m.created_at });
+      for (const m of page.data) if (m.number <= upTo) found.push({ app, chat, number: m.number, body: m.body, sender: m.sender, created_at: m.created_at });
       if (page.next === null || page.data.length === 0) break;
       cursor = page.data[page.data.length - 1]!.number;
     }
@@ -396,6 +429,12 @@ export class ChatSocket extends Emitter<ChatSocketEvents> {
   }
 
   // --- frames
+
+  /** One request on the open socket, answered once (no retry across sockets: its answer is about now). */
+  private ask<T>(frame: Record<string, unknown>, answer: (reply: ServerFrame) => T): Promise<T> {
+    if (!this.isOpen()) return Promise.reject(new SocketError("closed", "the socket is not open"));
+    return new Promise((resolve, reject) => this.request(frame, (reply) => resolve(answer(reply)), reject, this.retries));
+  }
 
   /** Subscribes, unsubscribes and pings belong to one socket (a new one re-makes subscriptions); only sends live in the outbox. */
   private request(frame: Record<string, unknown>, onReply: (reply: ServerFrame) => void, onFail: (error: SocketError) => void, retries: number): void {
@@ -425,8 +464,29 @@ export class ChatSocket extends Emitter<ChatSocketEvents> {
       case "message_updated":
         if (this.subscriptions.has(subscriptionId(frame.app as string, frame.chat as number))) this.emit("message_updated", { ...liveMessage(frame), updated_at: frame.updated_at as string });
         return;
+      case "message_deleted": {
+        const sequence = this.subscriptions.get(subscriptionId(frame.app as string, frame.chat as number))?.sequence;
+        if (!sequence) return;
+        const deletion = { app: frame.app as string, chat: frame.chat as number, number: frame.number as number };
+        // Past the last delivered number it holds that number's place in the order; else it is news about a delivered one.
+        if (deletion.number > sequence.last) sequence.push(deletion);
+        else this.emit("message_deleted", deletion);
+        return;
+      }
       case "chat_created":
         if (this.subscriptions.has(subscriptionId(frame.app as string, null))) this.emit("chat_created", { app: frame.app as string, number: frame.number as number });
+        return;
+      case "presence_joined":
+      case "presence_left":
+      case "typing":
+        if (this.subscriptions.has(subscriptionId(frame.app as string, frame.chat as number))) {
+          this.emit(frame.op, { app: frame.app as string, chat: frame.chat as number, user: frame.user as User });
+        }
+        return;
+      case "read":
+        if (this.subscriptions.has(subscriptionId(frame.app as string, frame.chat as number))) {
+          this.emit("read", { app: frame.app as string, chat: frame.chat as number, user: frame.user as User, number: frame.number as number });
+        }
         return;
       case "error":
         return this.onError(frame);
@@ -461,6 +521,7 @@ const liveMessage = (frame: ServerFrame): LiveMessage => ({
   chat: frame.chat as number,
   number: frame.number as number,
   body: frame.body as string,
+  sender: (frame.sender as User | null | undefined) ?? null,
   created_at: frame.created_at as string,
 });
 

@@ -1,11 +1,14 @@
 // The demo page: one ChatApi and one ChatSocket from ../client, the same
 // client the tests and the bench use. The application token and the open chat
 // live in the URL hash (#app=…&chat=…), so a reload or a bookmark keeps them.
-import { ApiError, ChatApi, ChatSocket, pages, SocketError, type Chat, type LiveMessage, type Message, type StateChange } from "../client/index.js";
+import { ApiError, ChatApi, ChatSocket, pages, SocketError, type Chat, type LiveMessage, type Message, type StateChange, type User } from "../client/index.js";
 import { highlightPrefixes } from "./highlight.js";
 
-const api = new ChatApi({ baseUrl: location.origin });
-const socket = new ChatSocket({ api });
+// The user token is kept in memory only: a reload is anonymous again.
+let userToken: string | null = null;
+const auth = (): string | null => userToken;
+const api = new ChatApi({ baseUrl: location.origin, auth });
+const socket = new ChatSocket({ api, auth });
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 const ui = {
@@ -28,6 +31,12 @@ const ui = {
   searchResults: $<HTMLOListElement>("search-results"),
   searchMore: $<HTMLButtonElement>("search-more"),
   notice: $("notice"),
+  appSecret: $("app-secret"),
+  appSecretShown: $("app-secret-shown"),
+  user: $<HTMLFormElement>("user"),
+  userCurrent: $("user-current"),
+  presence: $("presence"),
+  typing: $("typing"),
 };
 
 /** What the page shows now; `view` changes whenever another chat opens, so late answers for the old one are dropped. */
@@ -42,6 +51,10 @@ const state = {
   searchCursor: null as string | null,
   unsent: 0,
   wasOpen: false,
+  me: null as User | null,
+  members: new Map<string, User>(),
+  typists: new Map<string, { name: string; timer: ReturnType<typeof setTimeout> }>(),
+  lastTyping: 0,
 };
 
 // --- connection state
@@ -70,6 +83,28 @@ socket.on("message_updated", (update) => {
   const body = state.rendered.get(update.number)?.querySelector(".body");
   if (body) body.textContent = update.body;
 });
+socket.on("message_deleted", (deleted) => {
+  if (deleted.app !== state.token || deleted.chat !== state.chat) return;
+  state.rendered.get(deleted.number)?.remove();
+  state.rendered.delete(deleted.number);
+});
+socket.on("presence_joined", ({ app, chat, user }) => {
+  if (app !== state.token || chat !== state.chat) return;
+  state.members.set(user.id, user);
+  showPresence();
+});
+socket.on("presence_left", ({ app, chat, user }) => {
+  if (app !== state.token || chat !== state.chat) return;
+  state.members.delete(user.id);
+  showPresence();
+});
+socket.on("typing", ({ app, chat, user }) => {
+  if (app !== state.token || chat !== state.chat) return;
+  // A typist shows for 3 s after their last typing event (clients send one per second while typing).
+  clearTimeout(state.typists.get(user.id)?.timer);
+  state.typists.set(user.id, { name: displayName(user), timer: setTimeout(() => (state.typists.delete(user.id), showTyping()), 3000) });
+  showTyping();
+});
 socket.on("chat_created", (created) => {
   if (created.app !== state.token || state.chats.has(created.number)) return;
   api.getChat(created.app, created.number).then(addChat, report);
@@ -84,6 +119,8 @@ ui.appCreate.addEventListener("submit", (event) => {
   const input = field(ui.appCreate, "name");
   api.createApplication(input.value.trim()).then((app) => {
     input.value = "";
+    ui.appSecretShown.textContent = app.secret;
+    ui.appSecret.hidden = false;
     setHash(app.token, null);
   }, report);
 });
@@ -93,6 +130,19 @@ ui.appOpen.addEventListener("submit", (event) => {
   const input = field(ui.appOpen, "token");
   setHash(input.value.trim(), null);
   input.value = "";
+});
+
+ui.user.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const input = field(ui.user, "token");
+  userToken = input.value.trim();
+  socket.authenticate().then((user) => {
+    input.value = "";
+    state.me = user;
+    ui.userCurrent.textContent = `Acting as ${displayName(user)}: messages carry this sender. Reload to be anonymous again.`;
+    // Presence counts the user from their next subscription: open the chat again.
+    if (state.token && state.chat !== null) void openChat(state.token, state.chat).catch(report);
+  }, report);
 });
 
 async function openApplication(token: string): Promise<void> {
@@ -157,6 +207,11 @@ function closeChat(token: string): void {
   if (state.chat !== null) socket.unsubscribe(token, state.chat);
   state.chat = null;
   state.rendered.clear();
+  state.members.clear();
+  for (const typist of state.typists.values()) clearTimeout(typist.timer);
+  state.typists.clear();
+  showPresence();
+  showTyping();
   ui.chatTitle.textContent = "No chat open";
   ui.messages.replaceChildren();
   ui.searchResults.replaceChildren();
@@ -183,6 +238,22 @@ async function openChat(token: string, number: number): Promise<void> {
   enable(ui.search, true);
   // Live from the newest number shown; anything created since the read is replayed first.
   await socket.subscribe(token, number, { since: newest.data[0]?.number ?? 0 });
+  if (view !== state.view) return;
+  const members = await api.getPresence(token, number);
+  if (view !== state.view) return;
+  for (const member of members) state.members.set(member.id, member);
+  showPresence();
+  if (state.me && newest.data[0]) await socket.markRead(token, number, newest.data[0].number);
+}
+
+function showPresence(): void {
+  const names = [...state.members.values()].map(displayName);
+  ui.presence.textContent = state.chat === null ? "" : names.length === 0 ? "Nobody with a user token is here." : `Here: ${names.join(", ")}`;
+}
+
+function showTyping(): void {
+  const names = [...state.typists.values()].map((t) => t.name);
+  ui.typing.textContent = names.length === 0 ? "" : `${names.join(", ")} ${names.length === 1 ? "is" : "are"} typing…`;
 }
 
 ui.older.addEventListener("click", () => {
@@ -206,18 +277,27 @@ function setOlder(cursor: string | null): void {
 
 function renderMessage(message: LiveMessage, where: "top" | "bottom"): void {
   if (state.rendered.has(message.number)) return;
-  const item = messageItem(message.number, message.created_at, [{ text: message.body, match: false }]);
+  const item = messageItem(message.number, message.created_at, [{ text: message.body, match: false }], message.sender);
+  const remove = document.createElement("button");
+  remove.type = "button";
+  remove.className = "delete";
+  remove.textContent = "Delete";
+  remove.setAttribute("aria-label", `Delete message #${message.number}`);
+  remove.addEventListener("click", () => {
+    if (state.token && state.chat !== null) api.deleteMessage(state.token, state.chat, message.number).catch(report);
+  });
+  item.append(remove);
   state.rendered.set(message.number, item);
   if (where === "top") ui.messages.prepend(item);
   else ui.messages.append(item);
 }
 
-function messageItem(number: number, createdAt: string, segments: { text: string; match: boolean }[]): HTMLLIElement {
+function messageItem(number: number, createdAt: string, segments: { text: string; match: boolean }[], sender: User | null): HTMLLIElement {
   const item = document.createElement("li");
   item.dataset.number = String(number);
   const meta = document.createElement("span");
   meta.className = "meta";
-  meta.textContent = `#${number} · ${new Date(createdAt).toLocaleString()}`;
+  meta.textContent = `#${number} · ${sender ? displayName(sender) : "anonymous"} · ${new Date(createdAt).toLocaleString()}`;
   const body = document.createElement("span");
   body.className = "body";
   for (const { text, match } of segments) {
@@ -254,6 +334,14 @@ ui.send.addEventListener("submit", (event) => {
   });
 });
 
+// Others see "typing…" while this user types: one typing frame per second at most (the server passes on no more).
+field(ui.send, "body").addEventListener("input", () => {
+  const { token, chat } = state;
+  if (!token || chat === null || !state.me || Date.now() - state.lastTyping < 1000) return;
+  state.lastTyping = Date.now();
+  socket.typing(token, chat);
+});
+
 function showUnsent(): void {
   ui.sendStatus.textContent = state.unsent === 0 ? "" : `${state.unsent} ${state.unsent === 1 ? "message" : "messages"} waiting to be sent…`;
 }
@@ -276,7 +364,7 @@ async function search(): Promise<void> {
   try {
     const page = await api.searchMessages(token, chat, searchQuery, searchCursor === null ? {} : { after: searchCursor });
     if (view !== state.view || searchQuery !== state.searchQuery) return;
-    for (const hit of page.data) ui.searchResults.append(messageItem(hit.number, hit.created_at, highlightPrefixes(hit.body, searchQuery)));
+    for (const hit of page.data) ui.searchResults.append(messageItem(hit.number, hit.created_at, highlightPrefixes(hit.body, searchQuery), hit.sender));
     const count = ui.searchResults.children.length;
     ui.searchStatus.textContent = count === 0 ? "No message matches." : `${count} ${count === 1 ? "match" : "matches"}${page.next ? " so far" : ""}.`;
     state.searchCursor = page.next;
@@ -323,7 +411,11 @@ function chatLabel(chat: Chat): string {
 }
 
 function toLive(app: string, message: Message): LiveMessage {
-  return { app, chat: message.chat_number, number: message.number, body: message.body, created_at: message.created_at };
+  return { app, chat: message.chat_number, number: message.number, body: message.body, sender: message.sender, created_at: message.created_at };
+}
+
+function displayName(user: User): string {
+  return user.name ?? user.id;
 }
 
 let noticeTimer: ReturnType<typeof setTimeout> | undefined;

@@ -98,6 +98,19 @@ describe("every statement a request or the worker runs is served by an index (EX
       { kind: "message", created: true, message: { app, chat: 3, number: 21, body: "more", createdAt: now, updatedAt: now } },
       { kind: "message", created: false, message: edit },
     ]);
+    // Identity, deletes and read markers (docs/DESIGN.md "Users and access" …).
+    await store.insertAccess(app, { secret: "s".repeat(43), previousSecret: null, previousSecretUntil: null, userTokensRequired: false });
+    await store.findAccess(app);
+    await store.rotateSecret(app, "s".repeat(43), "t".repeat(43), now + 600_000);
+    await store.setUserTokensRequired(app, true);
+    await store.issueMissingSecret(apps[8]!, "u".repeat(43));
+    await store.applyWrites([
+      { kind: "message_deleted", message: { app, chat: 3, number: 6, body: "", createdAt: now, updatedAt: now + 2, deleted: true } },
+      { kind: "message_deleted", message: { app, chat: 4, number: 99, body: "", createdAt: now, updatedAt: now + 2, deleted: true } },
+      { kind: "read_marker", marker: { app, chat: 3, user: "alice", number: 4, updatedAt: now } },
+    ]);
+    await store.countMessages(app, 3, 2, 12);
+    await store.findReadMarker(app, 3, "alice");
     await store.reconcileCounts(null, 100);
     await store.reconcileCounts("a:0", 100);
     await store.findMessage(app, 3, 5).then((m) => assert.equal(m?.body, "edited"));

@@ -81,6 +81,28 @@ describe("README, as written, against `npm start`", () => {
         }
       }
       ws.close();
+
+      // Users: secrets, a signed token, a closed application, read markers, presence, delete.
+      const users = (await readmeBlock("# Users: an application")).replaceAll("localhost:3000", `127.0.0.1:${port}`);
+      const { stdout: answers } = await promisify(execFile)("bash", ["-euo", "pipefail", "-c", users], { cwd: root });
+      // curl prints each answer without a newline: the answers follow each other in this order.
+      const answered = [
+        /"user_tokens_required":true/,
+        /"number":1,"name":"general"/,
+        /"number":1,"chat_number":1,"body":"Hi, I am Alice","sender":\{"id":"alice","name":"Alice"\}/,
+        /"number":2,"chat_number":1,"body":"Oops","sender":\{"id":"alice","name":"Alice"\}/,
+        /"code":"unauthorized"/,
+        /\{"number":1,"unread":1\}/,
+        /\{"data":\[\]\}/,
+        /204\n/,
+        /\{"number":1,"unread":0\}$/,
+      ];
+      let rest = answers;
+      for (const pattern of answered) {
+        const found = pattern.exec(rest);
+        assert.ok(found, `${pattern} in what follows: ${rest}`);
+        rest = rest.slice(found.index + found[0].length);
+      }
     } finally {
       process.kill(-child.pid!, "SIGTERM");
       await once(child, "exit");

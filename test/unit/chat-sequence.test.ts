@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import { ChatSequence } from "../../client/chat-sequence.js";
 import type { LiveMessage } from "../../client/types.js";
 
-const message = (number: number): LiveMessage => ({ app: "a", chat: 1, number, body: `m${number}`, created_at: "2026-01-01T00:00:00.000Z" });
+const message = (number: number): LiveMessage => ({ app: "a", chat: 1, number, body: `m${number}`, sender: null, created_at: "2026-01-01T00:00:00.000Z" });
 
 /** A sequence whose deliveries are recorded; `fill` answers from `readable`, the numbers REST would find. */
 function sequence(since: number, readable: number[] = [], gapWaitMs = 5) {
