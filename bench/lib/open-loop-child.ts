@@ -35,7 +35,7 @@ export interface ChildResult {
   okMs: Float64Array;
   /** The same, for 503 answers; and how many 503s came without Retry-After. */
   rejectedMs: Float64Array;
-  /** Both again from the moment each request actually left: the server's share when the client ran late. */
+  /** Both again from the moment each request went onto a connection: the server's share, without the time it waited in the client (for its schedule, or for a free connection). */
   okFromSendMs: Float64Array;
   rejectedFromSendMs: Float64Array;
   rejectedWithoutRetryAfter: number;
@@ -48,6 +48,37 @@ export interface ChildResult {
   /** Per request without a 2xx: its seq and status (0: no answer). */
   failedSeq: Int32Array;
   failedStatus: Int32Array;
+}
+
+/**
+ * One POST through the pool. `onWire` runs as undici writes it onto a
+ * connection: while every connection is busy a request waits in the pool,
+ * and that wait is the client's, not the server's.
+ */
+function post(pool: Pool, path: string, body: string, onWire: () => void): Promise<{ status: number; retryAfter: boolean; text: string }> {
+  return new Promise((resolve, reject) => {
+    let status = 0;
+    let retryAfter = false;
+    const chunks: Buffer[] = [];
+    pool.dispatch(
+      { path, method: "POST", headers: { "content-type": "application/json" }, body },
+      {
+        onConnect: onWire,
+        onHeaders(statusCode, headers) {
+          status = statusCode;
+          // Raw headers: name, value, name, value …
+          for (let i = 0; i < headers.length; i += 2) if (headers[i]!.toString("latin1").toLowerCase() === "retry-after") retryAfter = true;
+          return true;
+        },
+        onData(chunk) {
+          chunks.push(chunk);
+          return true;
+        },
+        onComplete: () => resolve({ status, retryAfter, text: Buffer.concat(chunks).toString("utf8") }),
+        onError: reject,
+      },
+    );
+  });
 }
 
 let pool: Pool | null = null;
@@ -88,26 +119,25 @@ async function runLoad(r: OpenLoopRun): Promise<ChildResult> {
     const fire = (): void => {
       const seq = ++sent;
       const due = started + ((seq - 1) * 1000) / r.rate;
-      const sentAt = performance.now();
-      lastSend = sentAt;
-      late.add(sentAt - due);
+      lastSend = performance.now();
+      late.add(lastSend - due);
       const chat = 1 + Math.floor(Math.random() * r.chats);
-      p.request({ path: `${r.pathPrefix}${chat}/messages`, method: "POST", headers: { "content-type": "application/json" }, body: `{"body":"${r.bodyPrefix}${seq}"}` })
-        .then(async (res) => {
-          const text = await res.body.text();
+      let onWire = lastSend;
+      post(p, `${r.pathPrefix}${chat}/messages`, `{"body":"${r.bodyPrefix}${seq}"}`, () => (onWire = performance.now()))
+        .then((res) => {
           const now = performance.now();
-          statusCodes[res.statusCode] = (statusCodes[res.statusCode] ?? 0) + 1;
-          if (res.statusCode >= 200 && res.statusCode < 300) {
+          statusCodes[res.status] = (statusCodes[res.status] ?? 0) + 1;
+          if (res.status >= 200 && res.status < 300) {
             ok.add(now - due);
-            okFromSend.add(now - sentAt);
-            const m = JSON.parse(text) as { number: number; chat_number: number };
+            okFromSend.add(now - onWire);
+            const m = JSON.parse(res.text) as { number: number; chat_number: number };
             acked.push(seq, m.chat_number, m.number);
           } else {
-            failed.push(seq, res.statusCode);
-            if (res.statusCode === 503) {
+            failed.push(seq, res.status);
+            if (res.status === 503) {
               rejected.add(now - due);
-              rejectedFromSend.add(now - sentAt);
-              if (res.headers["retry-after"] === undefined) rejectedWithoutRetryAfter++;
+              rejectedFromSend.add(now - onWire);
+              if (!res.retryAfter) rejectedWithoutRetryAfter++;
             }
           }
         })

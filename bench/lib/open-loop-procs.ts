@@ -34,7 +34,7 @@ export interface OpenLoopResult {
   /** 503 answers, their latency, and how many came without Retry-After. */
   rejected: number;
   rejectedLatency: LatencySummary;
-  /** Both latencies from the moment each request actually left the client. */
+  /** Both latencies from the moment each request went onto a connection (the server's share). */
   acceptedFromSend: LatencySummary;
   rejectedFromSend: LatencySummary;
   rejectedWithoutRetryAfter: number;

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import amqp from "amqplib";
 import mysql, { type Connection, type RowDataPacket } from "mysql2/promise";
 import { migrate } from "../../src/adapters/mysql/migrate.js";
+import { loadConfig } from "../../src/config.js";
 import { cleanupRun } from "../../test/support/cleanup.js";
 import { isolatedEnv, services } from "../../test/support/env.js";
 import { runCli, spawnCli, type Proc } from "../../test/support/processes.js";
@@ -222,8 +223,11 @@ function runScript(cmd: string, args: string[]): Promise<{ code: number | null; 
 
 export async function startProduct(opts: ProductOptions, log: (line: string) => void): Promise<Target & { env: Record<string, string>; stopProfiled(): Promise<void> }> {
   const name: TargetName = opts.forceNoDelay ? "product-nodelay" : "product";
+  // PUBLISH_TIMEOUT_MS as the product would read it from this environment (by default its
+  // default), not isolatedEnv's short test value: a shorter timeout turns slow confirms under
+  // overload into 503s for creates that were stored all the same.
   const env = isolatedEnv(opts.forceNoDelay ? "benchnd" : "bench", {
-    PUBLISH_TIMEOUT_MS: "500",
+    PUBLISH_TIMEOUT_MS: String(loadConfig(process.env).publishTimeoutMs),
     CREATES_PER_SECOND_PER_TOKEN: "10000000",
     WS_SENDS_PER_SECOND: "1000000",
     WS_MAX_SUBSCRIPTIONS: "10000",
