@@ -1,5 +1,7 @@
 // npm run bench [-- --duration 10] [--smoke] [--only REGEX] [--targets baseline,ceiling,product[,product-nodelay]]
 //                 [--profile] [--rate 1000,5000] [--drain-count 20000] [--chats 1000]
+//                 [--overload-duration 30] [--overload-rate R] [--overload-step 5] [--load-procs 2] [--overload-connections MAX_INFLIGHT_CREATES+1000]
+//                 [--fanout-subscribers 2000]
 //
 // One run, one machine, three servers side by side:
 //   product   cluster mode: API process A (takes the load), API process B
@@ -9,26 +11,33 @@
 //   ceiling   bench/ceiling/server.ts, the same uWS routes with no backend;
 //   product-nodelay (only when asked) a second product stack with TCP_NODELAY
 //             forced on by bench/lib/nodelay-preload.mjs: an experiment.
-// --profile runs only the product (create-hot-c50 unless --only says) with
-// API process A under node --cpu-prof and prints its top self-time functions.
+// --profile runs only the product (drain-spread unless --only says) with
+// API process A and the worker under node --cpu-prof and prints their top
+// self-time functions.
 // Each scenario runs against every target that supports it, one after the
 // other (baseline, ceiling, product), then the product's queues are allowed
-// to drain so one scenario's backlog never loads the next. Results go to
-// stdout (a Markdown table) and .cache/bench/*.json. Nothing here asserts a
-// timing; --smoke only checks that every scenario produced answers.
+// to drain so one scenario's backlog never loads the next. The drain,
+// overload and fanout-max scenarios also measure the CPU time of every
+// process involved (bench/lib/cpu.ts), printed per create / per frame with
+// the ratios issue 10 sets goals for. Results go to stdout (Markdown tables)
+// and .cache/bench/*.json. Nothing here asserts a timing; --smoke only checks
+// that every scenario produced answers.
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { loadConfig } from "../src/config.js";
 import { services } from "../test/support/env.js";
+import { COMPONENT_LABELS, COMPONENTS, openCpuWindow, servicePids, type Component, type CpuUsage, type CpuWindow } from "./lib/cpu.js";
 import { runE2e } from "./lib/e2e.js";
 import { measureFloors, type Floor } from "./lib/floors.js";
 import { runLag } from "./lib/lag.js";
 import { runHttpLoad, type HttpLoadResult } from "./lib/http-load.js";
+import { OpenLoopClients, type OpenLoopResult } from "./lib/open-loop-procs.js";
 import { repoRoot } from "./lib/procs.js";
 import type { LatencySummary } from "./lib/stats.js";
-import { E2E_CHATS, startBaseline, startCeiling, startProduct, type Target, type TargetName } from "./lib/targets.js";
+import { E2E_CHATS, startBaseline, startCeiling, startProduct, type StoredMessage, type Target, type TargetName } from "./lib/targets.js";
 import { runWsLoad } from "./lib/ws-load-runner.js";
 import { runWsSend } from "./lib/ws-send.js";
 import { formatSummary, summarize, type CpuProfile, type Window } from "./profile-summary.js";
@@ -47,6 +56,15 @@ const { values: flags } = parseArgs({
     "lag-rate": { type: "string" },
     "lag-duration": { type: "string" },
     chats: { type: "string" },
+    /** Overload: seconds at twice the sustained rate, seconds per search step, client processes, connections in all. */
+    "overload-duration": { type: "string" },
+    /** Offer this rate instead of twice the sustained one (skips the search), to compare builds or settings at one rate. */
+    "overload-rate": { type: "string" },
+    "overload-step": { type: "string" },
+    "load-procs": { type: "string" },
+    "overload-connections": { type: "string" },
+    /** Subscribers of the one chat in ws-fanout-max. */
+    "fanout-subscribers": { type: "string" },
   },
 });
 
@@ -62,6 +80,7 @@ const cfg = {
   spreadChats: num(flags.chats, smoke ? 20 : 1000, "chats"),
   seedMessages: smoke ? 20 : 200,
   drainCount: num(flags["drain-count"], smoke ? 200 : 20_000, "drain-count"),
+  drainConnections: smoke ? 20 : 100,
   /** Open-loop create rates for the end-to-end scenario: one the product can sustain, one it cannot (on 2 busy cores). */
   e2eRates: flags.rate ? flags.rate.split(",").map((r) => num(r, 0, "rate")) : smoke ? [200] : [1000, 5000],
   e2eConnections: smoke ? 20 : 200,
@@ -73,6 +92,20 @@ const cfg = {
   settleTimeoutMs: smoke ? 20_000 : 180_000,
   lagRate: num(flags["lag-rate"], smoke ? 200 : 3000, "lag-rate"),
   lagDurationS: num(flags["lag-duration"], smoke ? 1 : 60, "lag-duration"),
+  overload: {
+    startRate: smoke ? 100 : 1000,
+    stepS: num(flags["overload-step"], smoke ? 0.3 : 5, "overload-step"),
+    maxSteps: smoke ? 1 : 8,
+    durationS: num(flags["overload-duration"], smoke ? 0.5 : 30, "overload-duration"),
+    rate: flags["overload-rate"] === undefined ? null : num(flags["overload-rate"], 0, "overload-rate"),
+    procs: Math.round(num(flags["load-procs"], smoke ? 1 : 2, "load-procs")),
+    // More connections than the product admits in flight (it inherits this environment), so the
+    // server's bound is reached before the clients' own: otherwise the excess queues in the clients and nothing is shed.
+    connections: Math.round(num(flags["overload-connections"], smoke ? 20 : loadConfig(process.env).maxInflightCreates + 1000, "overload-connections")),
+    p99BoundMs: 250,
+  },
+  /** Two subscriber processes: one cannot read frames as fast as a uWS topic publishes them. */
+  fanoutMax: { subscribers: Math.round(num(flags["fanout-subscribers"], smoke ? 20 : 2000, "fanout-subscribers")), window: 8, subscriberProcs: 2 },
 };
 /**
  * How long an HTTP run lasts: --duration seconds; in the smoke a fixed count
@@ -82,7 +115,7 @@ const cfg = {
 const span = (connections: number): { durationS: number } | { amount: number } => (smoke ? { amount: 2 * connections } : { durationS: cfg.durationS });
 const targetNames = (flags.targets ?? (flags.profile ? "product" : "baseline,ceiling,product")).split(",").map((t) => t.trim()) as TargetName[];
 for (const t of targetNames) if (!["baseline", "ceiling", "product", "product-nodelay"].includes(t)) throw new Error(`unknown target ${t}`);
-const only = flags.only ? new RegExp(flags.only) : flags.profile ? /^create-hot-c50$/ : null;
+const only = flags.only ? new RegExp(flags.only) : flags.profile ? /^drain-spread$/ : null;
 
 const log = (line: string): void => {
   process.stderr.write(`[bench] ${line}\n`);
@@ -105,6 +138,8 @@ interface Row {
   errors: number;
   vsBaseline?: number | null;
   vsCeiling?: number | null;
+  /** CPU of every process over the scenario's window, and what to divide it by. */
+  cpu?: { usage: CpuUsage; count: number; unit: "create" | "frame" };
   detail?: Record<string, unknown>;
 }
 
@@ -150,6 +185,233 @@ function createScenario(kind: "hot" | "spread", connections: number): Scenario {
       );
       return fromHttp(r);
     },
+  };
+}
+
+/** Where a target's stores stood before a run (null: it has no such store). */
+interface Stored {
+  id: number | null;
+  indexed: number | null;
+  documents: number | null;
+}
+const storedNow = async (t: Target): Promise<Stored> => ({ id: await t.maxMessageId(), indexed: await t.indexed(), documents: await t.documents() });
+
+/**
+ * Polls until MySQL, and the search index where the target has one, hold
+ * `acked` messages more than `before`: how long after the call each did
+ * (null: the target has no such store, or it never did within the timeout).
+ */
+async function untilDurable(t: Target, before: Stored, acked: number): Promise<{ mysqlMs: number | null; searchMs: number | null; complete: boolean }> {
+  const started = performance.now();
+  const deadline = started + cfg.settleTimeoutMs;
+  let mysqlMs: number | null = null;
+  let searchMs: number | null = null;
+  const mysqlDone = (): boolean => before.id === null || mysqlMs !== null;
+  const searchDone = (): boolean => before.indexed === null || searchMs !== null;
+  while (!(mysqlDone() && searchDone()) && performance.now() < deadline) {
+    // MySQL first (a cheap COUNT by primary key); the index's stats only once MySQL is complete, as it lags behind MySQL.
+    if (!mysqlDone() && ((await t.countMessagesAfter(before.id!)) ?? 0) >= acked) mysqlMs = performance.now() - started;
+    if (mysqlDone() && !searchDone() && ((await t.indexed()) ?? 0) - before.indexed! >= acked) searchMs = performance.now() - started;
+    if (!(mysqlDone() && searchDone())) await new Promise((res) => setTimeout(res, mysqlDone() ? 50 : 25));
+  }
+  return { mysqlMs, searchMs, complete: mysqlDone() && searchDone() };
+}
+
+/** After a run: acknowledged messages missing from MySQL and from the search index (null: no such store). */
+async function checkStored(t: Target, before: Stored, acked: Set<string>): Promise<{ lostInMysql: number | null; beyondAcked: number; missingInSearch: number | null }> {
+  const rows = before.id === null ? null : await t.messagesAfter(before.id);
+  const keys = new Set((rows ?? []).map((m) => `${m.chat}:${m.number}`));
+  // The index's operation count can run ahead of its documents (a retried bulk counts twice): give them a few seconds.
+  let docs = before.documents === null ? null : await t.documents();
+  for (const deadline = performance.now() + 5000; docs !== null && docs < before.documents! + acked.size && performance.now() < deadline; docs = await t.documents()) {
+    await new Promise((res) => setTimeout(res, 250));
+  }
+  return {
+    lostInMysql: rows === null ? null : [...acked].filter((k) => !keys.has(k)).length,
+    beyondAcked: Math.max(0, keys.size - acked.size),
+    missingInSearch: docs === null ? null : Math.max(0, before.documents! + acked.size - docs),
+  };
+}
+
+/**
+ * CPU per acknowledged create: a fixed number of creates, closed loop, then
+ * until MySQL and the search index hold every acknowledged one (the
+ * baseline: MySQL; the ceiling: the load's end), with the CPU time of every
+ * process involved over that window (bench/lib/cpu.ts).
+ */
+function drainScenario(kind: "spread" | "hot"): Scenario {
+  return {
+    id: `drain-${kind}`,
+    title: `${cfg.drainCount} creates ${kind === "hot" ? "on one hot chat" : `spread over ${cfg.spreadChats} chats`} on ${cfg.drainConnections} connections, until MySQL and the search index hold every acknowledged one; ok/s = acknowledged creates per second of that whole window; CPU per create of every process over it`,
+    targets: ["baseline", "ceiling", "product"],
+    async run(t) {
+      const before = await storedNow(t);
+      const acked = new Set<string>();
+      const cpu = openCpuWindow(t);
+      const r = await runHttpLoad({
+        origin: t.origin,
+        method: "POST",
+        path: kind === "hot" ? messagesPath(t, t.chats.hot) : () => messagesPath(t, 1 + Math.floor(Math.random() * t.chats.spread)),
+        body: nextBody,
+        connections: cfg.drainConnections,
+        amount: cfg.drainCount,
+        onBody: (status, body) => {
+          if (status !== 201) return;
+          const m = JSON.parse(body) as { number: number; chat_number: number };
+          acked.add(`${m.chat_number}:${m.number}`);
+        },
+      });
+      const durable = await untilDurable(t, before, acked.size);
+      const usage = cpu.close();
+      const stored = await checkStored(t, before, acked);
+      const afterLoad = (ms: number | null, what: string): string => (ms === null ? "" : `${what} complete ${fmt(ms)} ms after the last ack`);
+      return {
+        status: durable.complete ? "ok" : "failed",
+        note: [
+          durable.complete ? "" : `not durable after ${cfg.settleTimeoutMs} ms`,
+          `creates ${fmt(r.okPerSec)}/s for ${r.durationS} s`,
+          afterLoad(durable.mysqlMs, "MySQL"),
+          afterLoad(durable.searchMs, "search index"),
+          stored.lostInMysql ? `${stored.lostInMysql} ACKNOWLEDGED MESSAGES MISSING FROM MYSQL` : "",
+          stored.missingInSearch ? `${stored.missingInSearch} acknowledged messages missing from the search index` : "",
+          stored.beyondAcked ? `${stored.beyondAcked} rows beyond the acknowledged (answers lost to client timeouts)` : "",
+        ]
+          .filter(Boolean)
+          .join("; "),
+        perSec: acked.size / (usage.wallMs / 1000),
+        latency: r.latency,
+        ok: acked.size,
+        non2xx: r.non2xx,
+        errors: r.errors + (stored.lostInMysql ?? 0) + (stored.missingInSearch ?? 0),
+        cpu: { usage, count: acked.size, unit: "create" },
+        detail: { createS: r.durationS, createPerSec: r.okPerSec, ...durable, ...stored, acked: acked.size, statusCodes: r.statusCodes },
+      };
+    },
+  };
+}
+
+/**
+ * Doubles `rate` while `passes`, then bisects between the last rate that
+ * passed and the first that failed, until they are within 10 % or the steps
+ * run out. Returns the highest rate that passed, or null if none did.
+ */
+async function highestPassing(start: number, maxSteps: number, passes: (rate: number) => Promise<boolean>): Promise<number | null> {
+  let lo = 0;
+  let hi = Infinity;
+  let rate = start;
+  for (let step = 0; step < maxSteps; step++) {
+    if (await passes(rate)) lo = rate;
+    else hi = rate;
+    if (hi - lo <= 0.1 * lo) break;
+    rate = Math.round(hi === Infinity ? lo * 2 : lo === 0 ? hi / 2 : (lo + hi) / 2);
+  }
+  return lo > 0 ? lo : null;
+}
+
+const overloadScenario: Scenario = {
+  id: "overload",
+  title: `Overload: open-loop creates spread over ${cfg.spreadChats} chats from ${cfg.overload.procs} client process(es) with ${cfg.overload.connections} connections in all. First the sustained rate: the highest with p99 ≤ ${cfg.overload.p99BoundMs} ms and ≥ 99.9 % accepted (after a warm-up, ${cfg.overload.stepS} s steps from ${cfg.overload.startRate}/s, doubling then bisecting, at most ${cfg.overload.maxSteps} rates, a failed one tried three times); then twice that (or --overload-rate) for ${cfg.overload.durationS} s, until MySQL and the search index hold every accepted create; then every acknowledged create is checked in MySQL. ok/s = accepted per second, latency = accepted creates' from their due time, non-2xx = rejected`,
+  targets: ["product"],
+  async run(t) {
+    const clients = await OpenLoopClients.start(cfg.overload.procs);
+    try {
+      const load = (rate: number, durationS: number, tag: string): Promise<OpenLoopResult> =>
+        clients.run({ origin: t.origin, rate, durationS, connections: cfg.overload.connections, pathPrefix: `/api/v1/applications/${t.app}/chats/`, chats: t.chats.spread, bodyPrefix: `ovl:${tag}:` });
+      const summary = (r: OpenLoopResult): Record<string, unknown> => {
+        const { acked: _acked, failed: _failed, ...rest } = r;
+        return rest;
+      };
+      const steps: Record<string, unknown>[] = [];
+      const step = async (rate: number): Promise<boolean> => {
+        const r = await load(rate, cfg.overload.stepS, `step${steps.length}`);
+        const passed = r.accepted >= 0.999 * r.sent && (r.acceptedLatency.p99 ?? Infinity) <= cfg.overload.p99BoundMs;
+        steps.push({ rate, passed, ...summary(r) });
+        log(`overload search: ${rate}/s → accepted ${r.accepted}/${r.sent}, p99 ${fmtMs(r.acceptedLatency.p99)} ms, sends late p99 ${fmtMs(r.late.p99)} ms: ${passed ? "sustained" : "not sustained"}`);
+        await t.settle(cfg.settleTimeoutMs);
+        return passed;
+      };
+      // A first short run warms up the clients (JIT, connections) and is not judged.
+      await load(cfg.overload.startRate, Math.min(2, cfg.overload.stepS), "warmup");
+      await t.settle(cfg.settleTimeoutMs);
+      let lowest = Infinity;
+      const sustained =
+        cfg.overload.rate === null
+          ? await highestPassing(cfg.overload.startRate, cfg.overload.maxSteps, async (rate) => {
+              lowest = Math.min(lowest, rate);
+              // Other runs on this machine can spoil a step or two: a rate fails only when it fails three times.
+              return (await step(rate)) || (await step(rate)) || (await step(rate));
+            })
+          : null;
+      const rate = cfg.overload.rate ?? 2 * (sustained ?? lowest);
+      const before = await storedNow(t);
+      const cpu = openCpuWindow(t);
+      const r = await load(rate, cfg.overload.durationS, "run");
+      const durable = await untilDurable(t, before, r.accepted);
+      const usage = cpu.close();
+      await t.settle(cfg.settleTimeoutMs);
+      const v = verifyExactlyOnce(r, (await t.messagesAfter(before.id ?? 0)) ?? []);
+      const problems = [
+        v.missing && `${v.missing} ACKNOWLEDGED CREATES MISSING FROM MYSQL`,
+        v.duplicateNumbers && `${v.duplicateNumbers} NUMBERS ACKNOWLEDGED TWICE`,
+        v.storedTwice && `${v.storedTwice} CREATES STORED MORE THAN ONCE`,
+        v.wrongBody && `${v.wrongBody} ACKNOWLEDGED NUMBERS HOLDING ANOTHER BODY`,
+      ].filter(Boolean);
+      return {
+        status: durable.complete ? "ok" : "failed",
+        note: [
+          cfg.overload.rate !== null ? "rate given (--overload-rate), no search" : sustained === null ? `no rate passed (lowest tried ${lowest}/s); offered twice the lowest` : `sustained ${fmt(sustained)}/s`,
+          `offered ${fmt(rate)}/s for ${cfg.overload.durationS} s on ${fmt(cfg.overload.connections)} connections (sends late p99 ${fmtMs(r.late.p99)} ms, max ${fmtMs(r.late.max)} ms; accepted p99 from going onto a connection ${fmtMs(r.acceptedFromSend.p99)} ms)`,
+          `rejected ${fmt(r.rejected)} (503, p99 ${fmtMs(r.rejectedLatency.p99)} ms, from going onto a connection ${fmtMs(r.rejectedFromSend.p99)} ms, ${r.rejectedWithoutRetryAfter === 0 ? "every one with Retry-After" : `${r.rejectedWithoutRetryAfter} WITHOUT Retry-After`})`,
+          r.otherNon2xx ? `${r.otherNon2xx} other non-2xx` : "",
+          r.errorCount ? `${r.errorCount} without an answer (${Object.entries(r.errors).map(([k, n]) => `${k} ${n}`).join(", ")})` : "",
+          problems.length ? problems.join("; ") : `MySQL: every acknowledged create exactly once${v.storedUnacknowledged ? `, plus ${fmt(v.storedUnacknowledged)} stored that were never acknowledged (${Object.entries(v.storedUnacknowledgedByStatus).map(([k, n]) => `${k === "0" ? "no answer" : `answered ${k}`}: ${fmt(n)}`).join(", ")})` : ""}`,
+          durable.complete ? "" : `not durable after ${cfg.settleTimeoutMs} ms`,
+        ]
+          .filter(Boolean)
+          .join("; "),
+        perSec: r.acceptedPerSec,
+        latency: r.acceptedLatency,
+        ok: r.accepted,
+        non2xx: r.rejected + r.otherNon2xx,
+        errors: r.errorCount + v.missing + v.duplicateNumbers + v.storedTwice + v.wrongBody,
+        cpu: { usage, count: r.accepted, unit: "create" },
+        detail: { sustainedPerSec: sustained, offeredPerSec: rate, steps, run: summary(r), durable, verify: v },
+      };
+    } finally {
+      await clients.close();
+    }
+  },
+};
+
+/** Every acknowledged create in MySQL exactly once, under its own number; and what else was stored. */
+function verifyExactlyOnce(r: OpenLoopResult, rows: StoredMessage[]): { missing: number; duplicateNumbers: number; storedTwice: number; wrongBody: number; storedUnacknowledged: number; storedUnacknowledgedByStatus: Record<string, number> } {
+  const byKey = new Map(rows.map((m) => [`${m.chat}:${m.number}`, m.body]));
+  const timesStored = new Map<string, number>();
+  for (const m of rows) timesStored.set(m.body, (timesStored.get(m.body) ?? 0) + 1);
+  const ackedKeys = new Set<string>();
+  let missing = 0;
+  let duplicateNumbers = 0;
+  let wrongBody = 0;
+  for (const a of r.acked) {
+    const key = `${a.chat}:${a.number}`;
+    if (ackedKeys.has(key)) duplicateNumbers++;
+    ackedKeys.add(key);
+    const body = byKey.get(key);
+    if (body === undefined) missing++;
+    else if (body !== a.body) wrongBody++;
+  }
+  const storedUnacknowledgedByStatus: Record<string, number> = {};
+  for (const m of rows) {
+    const status = r.failed.get(m.body);
+    if (status !== undefined) storedUnacknowledgedByStatus[status] = (storedUnacknowledgedByStatus[status] ?? 0) + 1;
+  }
+  return {
+    missing,
+    duplicateNumbers,
+    storedTwice: [...timesStored.values()].filter((n) => n > 1).length,
+    wrongBody,
+    storedUnacknowledged: Object.values(storedUnacknowledgedByStatus).reduce((a, b) => a + b, 0),
+    storedUnacknowledgedByStatus,
   };
 }
 
@@ -218,59 +480,8 @@ const scenarios: Scenario[] = [
       return fromHttp(r, { numbersFrom: `1..${max}` });
     },
   },
-  {
-    id: "drain",
-    title: `Queue drain: ${cfg.drainCount} creates spread over ${cfg.spreadChats} chats (200 connections), then until MySQL holds every acknowledged one`,
-    targets: ["baseline", "product"],
-    async run(t) {
-      const idBefore = (await t.maxMessageId()) ?? 0;
-      const acked = new Set<string>();
-      const r = await runHttpLoad({
-        origin: t.origin,
-        method: "POST",
-        path: () => messagesPath(t, 1 + Math.floor(Math.random() * t.chats.spread)),
-        body: nextBody,
-        connections: 200,
-        amount: cfg.drainCount,
-        onBody: (status, body) => {
-          if (status !== 201) return;
-          const m = JSON.parse(body) as { number: number; chat_number: number };
-          acked.add(`${m.chat_number}:${m.number}`);
-        },
-      });
-      const createdAt = performance.now();
-      let persisted = 0;
-      let drainMs: number | null = null;
-      while (performance.now() - createdAt < cfg.settleTimeoutMs) {
-        persisted = (await t.countMessagesAfter(idBefore)) ?? 0;
-        if (persisted >= acked.size) {
-          drainMs = performance.now() - createdAt;
-          break;
-        }
-        await new Promise((res) => setTimeout(res, 25));
-      }
-      const keys = (await t.messageKeysAfter(idBefore)) ?? new Set<string>();
-      const lost = [...acked].filter((k) => !keys.has(k)).length;
-      const totalS = r.durationS + (drainMs ?? cfg.settleTimeoutMs) / 1000;
-      return {
-        status: drainMs === null ? "failed" : "ok",
-        note: [
-          drainMs === null ? `not drained after ${cfg.settleTimeoutMs} ms (${persisted}/${acked.size})` : `creates ${fmt(r.okPerSec)}/s for ${r.durationS} s, then MySQL complete ${fmt(drainMs)} ms after the last ack`,
-          lost ? `${lost} ACKNOWLEDGED MESSAGES MISSING FROM MYSQL` : "",
-          keys.size > acked.size ? `${keys.size - acked.size} rows beyond the acknowledged (answers lost to client timeouts)` : "",
-        ]
-          .filter(Boolean)
-          .join("; "),
-        // Durable rate: acknowledged messages per second until the last one is in MySQL.
-        perSec: acked.size / totalS,
-        latency: r.latency,
-        ok: acked.size,
-        non2xx: r.non2xx,
-        errors: r.errors + lost,
-        detail: { createS: r.durationS, createPerSec: r.okPerSec, drainMs, persisted, acked: acked.size, lostAcknowledged: lost, statusCodes: r.statusCodes },
-      };
-    },
-  },
+  drainScenario("spread"),
+  drainScenario("hot"),
   {
     id: "lag",
     title: `MySQL lag under a sustained ${cfg.lagRate}/s of creates for ${cfg.lagDurationS} s, spread over ${cfg.spreadChats} chats`,
@@ -299,6 +510,7 @@ const scenarios: Scenario[] = [
       };
     },
   },
+  overloadScenario,
   {
     id: "ws-send-hot",
     title: `WebSocket send → ack, one hot chat, ${cfg.wsSockets} sockets × ${cfg.wsWindow} in flight`,
@@ -351,6 +563,48 @@ const scenarios: Scenario[] = [
       };
     },
   },
+  {
+    id: "ws-fanout-max",
+    title: `WebSocket fanout at its maximum with bench/ws-load.ts --window: ${cfg.fanoutMax.subscribers} subscribers of one chat alternating between API processes A and B (the ceiling: its one process), read by ${cfg.fanoutMax.subscriberProcs} client processes, one sender keeping ${cfg.fanoutMax.window} messages not yet delivered to every subscriber, ${cfg.durationS} s; ok/s = frames delivered per second, latency = send → frame; CPU per frame over the sending`,
+    targets: ["ceiling", "product"],
+    async run(t) {
+      const measured: { window?: CpuWindow; usage?: CpuUsage } = {};
+      const services = servicePids();
+      const r = await runWsLoad({
+        urls: t.wsUrl === t.wsUrlOther ? [t.wsUrl] : [t.wsUrl, t.wsUrlOther],
+        app: t.app,
+        chats: 1,
+        window: cfg.fanoutMax.window,
+        durationS: cfg.durationS,
+        subscribers: cfg.fanoutMax.subscribers,
+        subscriberProcs: cfg.fanoutMax.subscriberProcs,
+        // Only the sending: not the 2,000 connects and subscribes before it, nor the closes after.
+        onMark: (mark) => {
+          if (mark === "sending") measured.window = openCpuWindow(t, services);
+          else measured.usage = measured.window?.close();
+        },
+      });
+      const notes = [
+        `${fmt(r.sends.acked)} messages × ${cfg.fanoutMax.subscribers} subscribers in ${r.deliveries.windowS} s; ack p50 ${fmtMs(r.ackLatencyMs.p50)} p99 ${fmtMs(r.ackLatencyMs.p99)} ms`,
+        r.deliveries.missing ? `${r.deliveries.missing} deliveries missing` : "",
+        r.deliveries.duplicates ? `${r.deliveries.duplicates} duplicates` : "",
+        r.deliveries.outOfOrder ? `${r.deliveries.outOfOrder} out of order` : "",
+        Object.keys(r.subscriberCloses).length ? `subscribers closed: ${JSON.stringify(r.subscriberCloses)}` : "",
+        t.name === "ceiling" ? "one process, uWS topic" : "",
+      ];
+      return {
+        status: "ok",
+        note: notes.filter(Boolean).join("; "),
+        perSec: r.deliveries.deliveredPerSec,
+        latency: { count: r.deliveries.delivered, p50: r.e2eLatencyMs.p50, p90: null, p99: r.e2eLatencyMs.p99, max: r.e2eLatencyMs.max },
+        ok: r.deliveries.delivered,
+        non2xx: Object.values(r.sends.errors).reduce((a, b) => a + b, 0),
+        errors: r.deliveries.missing + r.deliveries.duplicates + r.sends.unanswered,
+        ...(measured.usage ? { cpu: { usage: measured.usage, count: r.deliveries.delivered, unit: "frame" as const } } : {}),
+        detail: { ...r },
+      };
+    },
+  },
 ];
 
 // --- formatting
@@ -378,11 +632,91 @@ function addRatios(rows: Row[]): void {
     const peer = (name: TargetName): Row | undefined => rows.find((x) => x.scenario === r.scenario && x.target === name && x.status === "ok" && x.perSec);
     const base = peer("baseline");
     const ceil = peer("ceiling");
-    // A fixed-rate scenario has the same ok/s everywhere by design: compare nothing.
-    if (r.scenario.startsWith("e2e")) continue;
+    // A fixed-rate scenario has the same ok/s everywhere by design: compare latency instead.
+    if (r.scenario.startsWith("e2e")) {
+      const ratio = r.target !== "ceiling" && ceil ? ratioOf(r.latency?.p99, ceil.latency?.p99) : null;
+      if (ratio !== null) r.note = [r.note, `p99 ${fmtRatio(ratio)} the ceiling's`].filter(Boolean).join("; ");
+      continue;
+    }
     r.vsBaseline = base ? r.perSec / base.perSec! : null;
     r.vsCeiling = ceil ? r.perSec / ceil.perSec! : null;
   }
+}
+
+const ratioOf = (a: number | null | undefined, b: number | null | undefined): number | null => (a === null || a === undefined || !b ? null : a / b);
+
+/** CPU per create / per frame of every process, one table per unit, from the rows that measured it. */
+function cpuTables(rows: Row[]): string {
+  const out: string[] = [];
+  for (const unit of ["create", "frame"] as const) {
+    const measured = rows.filter((r) => r.cpu?.unit === unit && r.cpu.count > 0);
+    if (!measured.length) continue;
+    const digits = unit === "frame" ? 2 : 0;
+    out.push(
+      `### CPU per ${unit === "create" ? "acknowledged create" : "delivered frame"}, µs (utime + stime from /proc over each window; — = not used by that target)`,
+      "",
+      `| per ${unit} | ${COMPONENTS.map((c) => COMPONENT_LABELS[c]).join(" | ")} | total | machine | unaccounted | window s | machine busy |`,
+      `|---|${COMPONENTS.map(() => "---:").join("|")}|---:|---:|---:|---:|---:|`,
+    );
+    const notes: string[] = [];
+    for (const r of measured) {
+      const { usage: u, count } = r.cpu!;
+      const per = (us: number | null): string => (us === null ? "?" : fmt(us / count, digits));
+      const cells = COMPONENTS.map((c: Component) => (u.involves.includes(c) ? per(u.us[c]) : "—"));
+      out.push(
+        `| ${r.target}, ${r.scenario} | ${cells.join(" | ")} | **${per(u.totalUs)}** | ${per(u.machineBusyUs)} | ${per(u.unaccountedUs)} | ${(u.wallMs / 1000).toFixed(2)} | ${Math.round((100 * u.machineBusyUs) / u.machineCapacityUs)} % |`,
+      );
+      notes.push(...u.notes.map((n) => `${r.target}, ${r.scenario}: ${n}`));
+    }
+    out.push("", ...notes.map((n) => `- ${n}`), "");
+  }
+  return out.join("\n");
+}
+
+/** The figures issue 10 sets goals for, from this run's rows, each against its goal. */
+function issueRatios(rows: Row[]): string {
+  const row = (scenario: string, target: TargetName): Row | undefined => rows.find((r) => r.scenario === scenario && r.target === target && r.status === "ok");
+  const cpuPer = (scenario: string, target: TargetName, c?: Component): number | null => {
+    const cpu = row(scenario, target)?.cpu;
+    if (!cpu?.count) return null;
+    const us = c ? cpu.usage.us[c] : cpu.usage.totalUs;
+    return us === null ? null : us / cpu.count;
+  };
+  const checks: { what: string; value: string; goal: string; met: boolean | null }[] = [];
+  const atMost = (what: string, v: number | null, goal: number, unit = "×"): void =>
+    void checks.push({ what, value: v === null ? "—" : unit === "×" ? fmtRatio(v) : `${fmtMs(v)} ${unit}`, goal: `≤ ${goal}${unit === "×" ? "×" : ` ${unit}`}`, met: v === null ? null : v <= goal });
+  const atLeast = (what: string, v: number | null, goal: number): void => void checks.push({ what, value: fmtRatio(v), goal: `≥ ${goal}×`, met: v === null ? null : v >= goal });
+  for (const [kind, goal] of [["spread", 3], ["hot", 2.5]] as const) {
+    const id = `drain-${kind}`;
+    atMost(`total CPU per create, ${kind}: product ÷ ceiling`, ratioOf(cpuPer(id, "product"), cpuPer(id, "ceiling")), goal);
+    atMost(`API processes' CPU per create, ${kind}: product (A + B) ÷ ceiling server`, ratioOf(cpuPer(id, "product", "api"), cpuPer(id, "ceiling", "api")), 1.5);
+    atMost(`worker (persist + index) CPU per create, ${kind}: ÷ ceiling server`, ratioOf(cpuPer(id, "product", "worker"), cpuPer(id, "ceiling", "api")), 1);
+  }
+  const createRate = (target: TargetName): number | null => (row("drain-spread", target)?.detail?.createPerSec as number | undefined) ?? null;
+  atLeast(`acknowledged creates per second, spread, ${cfg.drainConnections} connections: product ÷ ceiling`, ratioOf(createRate("product"), createRate("ceiling")), 0.4);
+  const overload = row("overload", "product");
+  if (overload) {
+    const run = overload.detail?.run as OpenLoopResult | undefined;
+    const v = overload.detail?.verify as ReturnType<typeof verifyExactlyOnce> | undefined;
+    // From each request's due time, as a user sees it; the server's share (from going onto a connection) beside it.
+    atMost(`overload at ${cfg.overload.rate === null ? "2× the sustained rate" : "the rate given"} (${fmt(overload.detail?.offeredPerSec as number)}/s offered): accepted p99 (server's share ${fmtMs(run?.acceptedFromSend.p99)} ms)`, run?.acceptedLatency.p99 ?? null, 250, "ms");
+    atMost(`overload: rejected (503) p99, ${fmt(run?.rejected ?? 0)} rejected (server's share ${fmtMs(run?.rejectedFromSend.p99)} ms)`, run?.rejected ? run.rejectedLatency.p99 : null, 50, "ms");
+    checks.push({ what: "overload: every rejection carries Retry-After", value: run?.rejected ? `${fmt(run.rejected - run.rejectedWithoutRetryAfter)} of ${fmt(run.rejected)}` : "none rejected", goal: "all", met: run?.rejected ? run.rejectedWithoutRetryAfter === 0 : null });
+    const wrong = v ? v.missing + v.duplicateNumbers + v.storedTwice + v.wrongBody : null;
+    checks.push({ what: "overload: every acknowledged create in MySQL exactly once, no duplicate number", value: wrong === null ? "—" : wrong === 0 ? "yes" : `${wrong} wrong`, goal: "yes", met: wrong === null ? null : wrong === 0 });
+  }
+  atLeast(`fanout at its maximum, ${cfg.fanoutMax.subscribers} subscribers of one chat: frames/s, product ÷ ceiling`, ratioOf(row("ws-fanout-max", "product")?.perSec, row("ws-fanout-max", "ceiling")?.perSec), 0.8);
+  const e2e = "e2e-rest-to-ws-1000";
+  if (rows.some((r) => r.scenario === e2e)) atMost("REST create → subscriber on another process at 1,000/s: p99, product ÷ ceiling", ratioOf(row(e2e, "product")?.latency?.p99, row(e2e, "ceiling")?.latency?.p99), 10);
+  const shown = checks.filter((c) => c.value !== "—");
+  if (!shown.length) return "";
+  return [
+    "### Issue 10's goals, from this run",
+    "",
+    "| figure | this run | goal | met |",
+    "|---|---:|---:|---|",
+    ...shown.map((c) => `| ${c.what} | ${c.value} | ${c.goal} | ${c.met === null ? "—" : c.met ? "yes" : "**no**"} |`),
+  ].join("\n");
 }
 
 // --- main
@@ -416,8 +750,9 @@ async function main(): Promise<void> {
   // Product load time span, to cut startup (tsx compiling, connecting) out of the CPU profile.
   let loadWindow = null as Window | null;
   const settles: Record<string, unknown>[] = [];
-  let profileText: string | null = null;
-  let profileSummary: unknown = null;
+  const profiles: { process: string; file: string; summary: ReturnType<typeof summarize> }[] = [];
+  const healthNow = (): ({ target: TargetName } & ReturnType<Target["health"]>)[] => [...targets.values()].map((t) => ({ target: t.name, ...t.health() }));
+  let healthAtEnd: ReturnType<typeof healthNow> | null = null;
   let fatal: unknown = null;
   let floors: Floor[] = [];
   try {
@@ -426,7 +761,7 @@ async function main(): Promise<void> {
     if (targetNames.includes("baseline")) targets.set("baseline", await startBaseline({ spreadChats: cfg.spreadChats, seedMessages: cfg.seedMessages }, log));
     for (const name of ["product", "product-nodelay"] as const) {
       if (!targetNames.includes(name)) continue;
-      const p = await startProduct({ spreadChats: cfg.spreadChats, seedMessages: cfg.seedMessages, profileDir: products.length === 0 ? profileDir : undefined, forceNoDelay: name === "product-nodelay" }, log);
+      const p = await startProduct({ spreadChats: cfg.spreadChats, seedMessages: cfg.seedMessages, profileDir: products.length === 0 ? profileDir : undefined, forceNoDelay: name === "product-nodelay", settlePollMs: smoke ? 100 : 250 }, log);
       targets.set(name, p);
       products.push(p);
       const s = await p.settle(cfg.settleTimeoutMs);
@@ -456,7 +791,6 @@ async function main(): Promise<void> {
         let row: Row;
         try {
           row = { scenario: scenario.id, target: name, ...(await scenario.run(target)) };
-          if (name === "product" || name === "product-nodelay") loadWindow = { startUs: loadWindow?.startUs ?? startUs, endUs: monotonicUs() };
         } catch (err) {
           row = { scenario: scenario.id, target: name, status: "failed", note: err instanceof Error ? err.message : String(err), perSec: null, latency: null, ok: 0, non2xx: 0, errors: 0 };
         }
@@ -464,6 +798,8 @@ async function main(): Promise<void> {
         // Let this product's worker and indexer finish before anything else runs, so a
         // backlog never takes CPU from the next run (the next target, or the next scenario).
         const settled = await target.settle(cfg.settleTimeoutMs);
+        // Up to the settle, so the profile keeps the worker's share of the run.
+        if (name === "product" || name === "product-nodelay") loadWindow = { startUs: loadWindow?.startUs ?? startUs, endUs: monotonicUs() };
         if (settled.ms > 0) settles.push({ target: name, after: scenario.id, ...settled });
         if (!settled.settled) row.note = [row.note, `backlog of ${settled.backlog} still queued ${settled.ms} ms later`].filter(Boolean).join("; ");
         else if (settled.ms > 1000) {
@@ -479,24 +815,28 @@ async function main(): Promise<void> {
 
     if (products.length && profileDir) {
       // One product in profile mode (the first given), so one profile directory.
-      await products[0]!.stopApiA();
-      // CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile: thread 0 is the main thread (tsx's loader hooks run in another).
+      const product = products[0]!;
+      const { api, worker } = product.pids();
+      // Health as it was at the end of the runs: the profiled processes are stopped on purpose.
+      healthAtEnd = healthNow();
+      await product.stopProfiled();
       const files = readdirSync(profileDir).filter((f) => f.endsWith(".cpuprofile"));
-      const file = files.find((f) => /\.\d+\.0\.\d+\.cpuprofile$/.test(f)) ?? files[0];
-      if (!file) throw new Error(`no .cpuprofile written in ${profileDir}`);
-      const summary = summarize(JSON.parse(readFileSync(join(profileDir, file), "utf8")) as CpuProfile, 10, loadWindow);
-      profileSummary = { file: join(profileDir, file), ...summary };
-      profileText = formatSummary(summary);
+      for (const [name, pid] of [["API process A", api[0]], ["worker", worker[0]]] as const) {
+        // CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile: thread 0 is the main thread (tsx's loader hooks run in another).
+        const file = files.find((f) => new RegExp(`^CPU\\.\\d+\\.\\d+\\.${pid}\\.0\\.\\d+\\.cpuprofile$`).test(f));
+        if (!file) throw new Error(`no .cpuprofile of the ${name} (pid ${pid}) in ${profileDir}`);
+        profiles.push({ process: name, file: join(profileDir, file), summary: summarize(JSON.parse(readFileSync(join(profileDir, file), "utf8")) as CpuProfile, 10, loadWindow) });
+      }
     }
   } catch (err) {
     fatal = err;
     throw err;
   } finally {
-    const health = [...targets.values()].map((t) => ({ target: t.name, ...t.health() }));
+    const health = healthAtEnd ?? healthNow();
     await stopAll();
     addRatios(rows);
     const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? "?", memGiB: Math.round(totalmem() / 2 ** 30), node: process.version, platform: `${process.platform}-${process.arch}` };
-    const report = { startedAt: new Date(started).toISOString(), wallS: (Date.now() - started) / 1000, machine, config: { ...cfg, smoke, targets: targetNames }, rows, floors, settles, health, profile: profileSummary };
+    const report = { startedAt: new Date(started).toISOString(), wallS: (Date.now() - started) / 1000, machine, config: { ...cfg, smoke, targets: targetNames }, rows, floors, settles, health, profiles };
     const name = `${smoke ? "smoke" : flags.profile ? "profile" : "bench"}-${stamp}.json`;
     writeFileSync(join(outDir, name), `${JSON.stringify(report, null, 2)}\n`);
     writeFileSync(join(outDir, smoke ? "latest-smoke.json" : "latest.json"), `${JSON.stringify(report, null, 2)}\n`);
@@ -513,7 +853,11 @@ async function main(): Promise<void> {
       process.stdout.write(`\n### Logged by the servers (${problems.length} lines, first 20)\n\n`);
       for (const p of problems.slice(0, 20)) process.stdout.write(`- ${p}\n`);
     }
-    if (profileText) process.stdout.write(`\n### CPU profile of API process A (self time)\n\n${profileText}\n`);
+    const cpuText = cpuTables(rows);
+    if (cpuText) process.stdout.write(`\n${cpuText}\n`);
+    const goals = issueRatios(rows);
+    if (goals) process.stdout.write(`\n${goals}\n`);
+    for (const p of profiles) process.stdout.write(`\n### CPU profile of the ${p.process} (self time; ${p.file})\n\n${formatSummary(p.summary)}\n`);
     process.stdout.write(`\nJSON: ${join(".cache", "bench", name)}\n`);
 
     if (smoke) {

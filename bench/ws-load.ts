@@ -1,18 +1,24 @@
 // WebSocket realtime load: N subscribers spread over API processes, sends at
-// an open-loop rate R for D seconds, reporting delivered messages/s and
-// end-to-end latency (the send time rides in the body; one clock: this
-// process's performance.now()). Checks every delivery too: missing,
-// duplicate, and out of order per sending process.
+// an open-loop rate R for D seconds (or, with --window, as fast as the fanout
+// delivers them), reporting delivered messages/s and end-to-end latency (the
+// send time rides in the body; one clock: the machine's, as epoch ms, since
+// the subscribers live in child processes, bench/lib/ws-subscribers.ts).
+// Checks every delivery too: missing, duplicate, and out of order per sending
+// socket.
 //
 //   npx tsx bench/ws-load.ts --help
+import { fork } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { pack, unpack } from "msgpackr";
-import WebSocket from "ws";
+import type WebSocket from "ws";
 import { cleanupRun } from "../test/support/cleanup.js";
 import { isolatedEnv } from "../test/support/env.js";
 import { runCli, spawnCli, type Proc } from "../test/support/processes.js";
 import { Samples } from "./lib/stats.js";
+import { encode, epochMs, open, sendBody, type Frame } from "./lib/ws-frames.js";
+import type { FinishOrder, FromSubscribers, SubscribeOrder, SubscribersResult } from "./lib/ws-subscribers.js";
+import { WS_LOAD_MARKS } from "./lib/ws-load-runner.js";
 
 const USAGE = `usage: npx tsx bench/ws-load.ts [options]
 
@@ -30,12 +36,21 @@ Load:
   --chats C         chats; subscriber i follows chat 1 + i % C, sends go
                     round-robin over the chats (default 1)
   --rate R          messages per second in total, open loop (default 1000)
+  --window W        instead of a rate: keep W sends whose frames have not yet
+                    reached every subscriber of their chat, and send the next
+                    as one completes; the fanout then runs at its maximum
+                    without a backlog piling up anywhere
   --duration D      seconds of sending (default 10)
   --senders S       sending sockets, round-robin over the servers
-                    (default ceil(R / 150), under the default per-socket limit)
+                    (default ceil(R / 150), under the default per-socket
+                    limit; 1 with --window)
+  --subscriber-procs K
+                    processes holding the subscribers, subscriber i in process
+                    i % K, so reading frames can use more than one core (default 1)
   --protocol P      json | msgpack for the subscribers (default json)
   --body-bytes B    pad each body to B bytes (default 100)
-  --app TOKEN       existing application (its chats 1..C must exist); else one is created
+  --app=TOKEN       existing application (its chats 1..C must exist); else one is
+                    created. Write it with "=": a token can begin with "-"
   --json            print the result as JSON
   --help            this text
 
@@ -51,8 +66,10 @@ const { values: flags } = parseArgs({
     subscribers: { type: "string", default: "100" },
     chats: { type: "string", default: "1" },
     rate: { type: "string", default: "1000" },
+    window: { type: "string" },
     duration: { type: "string", default: "10" },
     senders: { type: "string" },
+    "subscriber-procs": { type: "string" },
     protocol: { type: "string", default: "json" },
     "body-bytes": { type: "string", default: "100" },
     app: { type: "string" },
@@ -77,15 +94,22 @@ function positive(name: string, raw: string | undefined, fallback?: number): num
 }
 
 const rate = positive("rate", flags.rate);
+const window = flags.window === undefined ? null : Math.floor(positive("window", flags.window));
 const cfg = {
   subscribers: Math.floor(positive("subscribers", flags.subscribers)),
   chats: Math.floor(positive("chats", flags.chats)),
   rate,
+  window,
   durationS: positive("duration", flags.duration),
-  senders: Math.floor(positive("senders", flags.senders, Math.max(1, Math.ceil(rate / 150)))),
+  senders: Math.floor(positive("senders", flags.senders, window ? 1 : Math.max(1, Math.ceil(rate / 150)))),
+  subscriberProcs: Math.floor(positive("subscriber-procs", flags["subscriber-procs"], 1)),
   bodyBytes: Math.floor(positive("body-bytes", flags["body-bytes"])),
   protocol: flags.protocol === "msgpack" ? ("chat.v1.msgpack" as const) : ("chat.v1.json" as const),
 };
+if (window && cfg.subscribers < cfg.chats) {
+  process.stderr.write(`--window needs a subscriber on every chat (--subscribers ≥ --chats)\n`);
+  process.exit(2);
+}
 if (flags.protocol !== "json" && flags.protocol !== "msgpack") {
   process.stderr.write(`--protocol must be json or msgpack\n`);
   process.exit(2);
@@ -133,20 +157,6 @@ async function startServers(): Promise<Servers> {
 
 // --- protocol helpers
 
-type Frame = Record<string, any> & { op: string };
-
-function open(url: string, protocol: string): Promise<WebSocket> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, [protocol], { perMessageDeflate: false });
-    ws.binaryType = "nodebuffer";
-    ws.once("open", () => resolve(ws));
-    ws.once("error", reject);
-  });
-}
-
-const decode = (data: Buffer, isBinary: boolean): Frame => (isBinary ? (unpack(data) as Frame) : (JSON.parse(data.toString("utf8")) as Frame));
-const encode = (ws: WebSocket, frame: object): void => (ws.protocol === "chat.v1.msgpack" ? ws.send(pack(frame)) : ws.send(JSON.stringify(frame)));
-
 async function http(origin: string, method: string, path: string, body?: unknown): Promise<any> {
   for (let attempt = 0; ; attempt++) {
     const res = await fetch(origin + path, { method, headers: { "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
@@ -169,63 +179,43 @@ async function run(servers: Servers): Promise<Record<string, unknown>> {
     for (let c = 0; c < cfg.chats; c++) await http(servers.origin, "POST", `/api/v1/applications/${app}/chats`, {});
   }
 
-  // Subscribers.
-  const e2e = new Samples();
+  // Subscribers, in their own processes: subscriber i in process i % K.
+  const procCount = Math.min(cfg.subscriberProcs, cfg.subscribers);
+  const subscriberProcs = await Promise.all(
+    Array.from({ length: procCount }, (_, k) =>
+      startSubscribers({
+        type: "subscribe",
+        urls: servers.wsUrls,
+        protocol: cfg.protocol,
+        app: app!,
+        chats: cfg.chats,
+        indices: Array.from({ length: cfg.subscribers }, (_, i) => i).filter((i) => i % procCount === k),
+        reportComplete: cfg.window !== null,
+      }),
+    ),
+  );
   const subscribersPerChat = new Map<number, number>();
-  let delivered = 0;
-  let duplicates = 0;
-  let outOfOrder = 0;
-  let lastDeliveryAt = 0;
-  const closes: Record<string, number> = {};
-  const seen: Set<number>[] = [];
-  const subs: WebSocket[] = [];
-  for (let i = 0; i < cfg.subscribers; i++) {
-    const url = servers.wsUrls[i % servers.wsUrls.length]!;
-    const chat = 1 + (i % cfg.chats);
-    const ws = await open(url, cfg.protocol);
-    const mine = new Set<number>();
-    seen.push(mine);
-    const lastFrom = new Map<number, number>(); // sending socket → last number seen from it
-    ws.on("message", (data: Buffer, isBinary: boolean) => {
-      const now = performance.now();
-      const f = decode(data, isBinary);
-      if (f.op !== "message" || typeof f.body !== "string" || !f.body.startsWith("wsl:")) return;
-      const [, sender, , sentAt] = f.body.split(":", 4);
-      e2e.add(now - Number(sentAt));
-      delivered++;
-      lastDeliveryAt = now;
-      if (mine.has(f.number)) duplicates++;
-      mine.add(f.number);
-      const s = Number(sender);
-      if (f.number < (lastFrom.get(s) ?? 0)) outOfOrder++;
-      lastFrom.set(s, f.number);
-    });
-    ws.on("close", (code: number) => (closes[code] = (closes[code] ?? 0) + 1));
-    const ready = new Promise<Frame>((resolve) => {
-      const onFrame = (data: Buffer, isBinary: boolean): void => {
-        const f = decode(data, isBinary);
-        if (f.ref === "sub") {
-          ws.off("message", onFrame);
-          resolve(f);
-        }
-      };
-      ws.on("message", onFrame);
-    });
-    encode(ws, { op: "subscribe", ref: "sub", app, chat });
-    const reply = await ready;
-    if (reply.op !== "subscribed") throw new Error(`subscribe refused: ${JSON.stringify(reply)}`);
-    subs.push(ws);
-    subscribersPerChat.set(chat, (subscribersPerChat.get(chat) ?? 0) + 1);
+  const procsPerChat = new Map<number, number>();
+  for (const p of subscriberProcs) {
+    for (const [chat, n] of p.perChat) {
+      subscribersPerChat.set(chat, (subscribersPerChat.get(chat) ?? 0) + n);
+      procsPerChat.set(chat, (procsPerChat.get(chat) ?? 0) + 1);
+    }
   }
-  log(`${subs.length} subscribers on ${servers.wsUrls.length} process(es), ${cfg.chats} chat(s)`);
+  const delivered = (): number => subscriberProcs.reduce((n, p) => n + p.delivered, 0);
+  log(`${cfg.subscribers} subscribers in ${subscriberProcs.length} process(es) on ${servers.wsUrls.length} server process(es), ${cfg.chats} chat(s)`);
 
-  // Senders: JSON sockets; a send is due every 1/rate s whether or not earlier ones were acked.
+  // Senders: JSON sockets.
   const senders: WebSocket[] = [];
   for (let i = 0; i < cfg.senders; i++) senders.push(await open(servers.wsUrls[i % servers.wsUrls.length]!, "chat.v1.json"));
   const ackLatency = new Samples();
   const pending = new Map<string, { at: number; chat: number }>();
   const acked: { chat: number; number: number }[] = [];
   const errors: Record<string, number> = {};
+  // --window: sends some subscriber process still lacks, by sequence number → processes left.
+  const undelivered = new Map<number, number>();
+  let onComplete: (seq: number) => void = () => undefined;
+  for (const p of subscriberProcs) p.onComplete = (seq) => onComplete(seq);
   senders.forEach((ws) =>
     ws.on("message", (data: Buffer) => {
       const f = JSON.parse(data.toString("utf8")) as Frame;
@@ -233,34 +223,70 @@ async function run(servers: Servers): Promise<Record<string, unknown>> {
       if (!p) return;
       pending.delete(f.ref);
       if (f.op === "ack") {
-        ackLatency.add(performance.now() - p.at);
+        ackLatency.add(epochMs() - p.at);
         acked.push({ chat: p.chat, number: f.number });
-      } else errors[f.code] = (errors[f.code] ?? 0) + 1;
+      } else {
+        errors[f.code] = (errors[f.code] ?? 0) + 1;
+        // Nothing will be delivered for a refused send.
+        const seq = Number(String(f.ref).slice(1));
+        if (undelivered.delete(seq)) onComplete(seq);
+      }
     }),
   );
   const pad = "x".repeat(Math.max(0, cfg.bodyBytes - 40));
-  const total = Math.round(cfg.rate * cfg.durationS);
   let sent = 0;
-  const start = performance.now();
-  await new Promise<void>((resolve) => {
-    const tick = setInterval(() => {
-      const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * cfg.rate));
-      while (sent < due) {
-        const s = sent % senders.length;
-        const chat = 1 + (sent % cfg.chats);
-        const ref = `s${sent}`;
-        const at = performance.now();
-        pending.set(ref, { at, chat });
-        encode(senders[s]!, { op: "send", ref, app, chat, body: `wsl:${s}:${sent}:${at.toFixed(3)}:${pad}` });
-        sent++;
-      }
-      if (sent >= total) {
-        clearInterval(tick);
+  const sendOne = (): void => {
+    const s = sent % senders.length;
+    const chat = 1 + (sent % cfg.chats);
+    const ref = `s${sent}`;
+    const at = epochMs();
+    pending.set(ref, { at, chat });
+    if (cfg.window) undelivered.set(sent, procsPerChat.get(chat) ?? 0);
+    encode(senders[s]!, { op: "send", ref, app, chat, body: sendBody(s, sent, at, pad) });
+    sent++;
+  };
+  log(WS_LOAD_MARKS.sending);
+  const start = epochMs();
+  const lastDeliveryAt = (): number => Math.max(0, ...subscriberProcs.map((p) => p.lastDeliveryAt));
+  if (cfg.window) {
+    const limit = cfg.window;
+    const deadline = start + cfg.durationS * 1000;
+    await new Promise<void>((resolve) => {
+      // Sends stop at the deadline, or when nothing was delivered for 10 s (a
+      // subscriber cut off would otherwise hold its sends open forever).
+      const stall = setInterval(() => {
+        if (epochMs() - Math.max(lastDeliveryAt(), start) > 10_000) finish();
+      }, 500);
+      const finish = (): void => {
+        clearInterval(stall);
         resolve();
-      }
-    }, 2);
-  });
-  const sendWindowS = (performance.now() - start) / 1000;
+      };
+      const refill = (): void => {
+        if (epochMs() >= deadline) return finish();
+        while (undelivered.size < limit) sendOne();
+      };
+      onComplete = (seq) => {
+        const left = undelivered.get(seq);
+        if (left !== undefined && left > 1) return void undelivered.set(seq, left - 1);
+        undelivered.delete(seq);
+        refill();
+      };
+      refill();
+    });
+  } else {
+    const total = Math.round(cfg.rate * cfg.durationS);
+    await new Promise<void>((resolve) => {
+      const tick = setInterval(() => {
+        const due = Math.min(total, Math.floor(((epochMs() - start) / 1000) * cfg.rate));
+        while (sent < due) sendOne();
+        if (sent >= total) {
+          clearInterval(tick);
+          resolve();
+        }
+      }, 2);
+    });
+  }
+  const sendWindowS = (epochMs() - start) / 1000;
 
   // Drain: every send answered, then every acked message delivered (or no progress for 3 s).
   const waitFor = async (cond: () => boolean, idleMs: number, progress: () => number): Promise<void> => {
@@ -277,16 +303,16 @@ async function run(servers: Servers): Promise<Record<string, unknown>> {
   };
   await waitFor(() => pending.size === 0, 10_000, () => pending.size);
   const expected = acked.reduce((n, a) => n + (subscribersPerChat.get(a.chat) ?? 0), 0);
-  await waitFor(() => delivered >= expected, 3000, () => delivered);
+  await waitFor(() => delivered() >= expected, 3000, delivered);
+  const windowS = ((lastDeliveryAt() || epochMs()) - start) / 1000;
+  log(WS_LOAD_MARKS.drained);
+  for (const ws of senders) ws.terminate();
+  const results = await Promise.all(subscriberProcs.map((p) => p.finish(acked)));
 
-  let missing = 0;
-  subs.forEach((_, i) => {
-    const chat = 1 + (i % cfg.chats);
-    for (const a of acked) if (a.chat === chat && !seen[i]!.has(a.number)) missing++;
-  });
-  const windowS = ((lastDeliveryAt || performance.now()) - start) / 1000;
-  for (const ws of [...subs, ...senders]) ws.terminate();
-
+  const e2e = Samples.merged(results.map((r) => r.e2eMs));
+  const closes: Record<string, number> = {};
+  for (const r of results) for (const [code, n] of Object.entries(r.closes)) closes[code] = (closes[code] ?? 0) + n;
+  const total = (key: "delivered" | "duplicates" | "outOfOrder" | "missing"): number => results.reduce((n, r) => n + r[key], 0);
   const [p50, p95, p99, max] = e2e.percentiles([50, 95, 99, 100]);
   const [a50, a95, a99] = ackLatency.percentiles([50, 95, 99]);
   const r3 = (v: number | null | undefined): number | null => (v == null ? null : Math.round(v * 1000) / 1000);
@@ -294,10 +320,71 @@ async function run(servers: Servers): Promise<Record<string, unknown>> {
     config: { ...cfg, processes: servers.wsUrls.length },
     sends: { sent, acked: acked.length, errors, unanswered: pending.size, ackedPerSec: Math.round(acked.length / sendWindowS) },
     ackLatencyMs: { p50: r3(a50), p95: r3(a95), p99: r3(a99) },
-    deliveries: { expected, delivered, missing, duplicates, outOfOrder, deliveredPerSec: Math.round(delivered / windowS), windowS: Math.round(windowS * 100) / 100 },
+    deliveries: {
+      expected,
+      delivered: total("delivered"),
+      missing: total("missing"),
+      duplicates: total("duplicates"),
+      outOfOrder: total("outOfOrder"),
+      deliveredPerSec: Math.round(total("delivered") / windowS),
+      windowS: Math.round(windowS * 100) / 100,
+    },
     e2eLatencyMs: { p50: r3(p50), p95: r3(p95), p99: r3(p99), max: r3(max) },
     subscriberCloses: closes,
   };
+}
+
+/** A subscriber process (bench/lib/ws-subscribers.ts), once every one of its sockets is subscribed. */
+interface SubscriberProc {
+  perChat: [number, number][];
+  /** Latest progress it reported. */
+  delivered: number;
+  lastDeliveryAt: number;
+  onComplete: (seq: number) => void;
+  finish(acked: { chat: number; number: number }[]): Promise<SubscribersResult>;
+}
+
+async function startSubscribers(order: SubscribeOrder): Promise<SubscriberProc> {
+  const child = fork(fileURLToPath(new URL("./lib/ws-subscribers.ts", import.meta.url)), [], {
+    execArgv: ["--import", "tsx"],
+    serialization: "advanced",
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
+  const exited = new Promise<never>((_, reject) => child.once("exit", (code) => reject(new Error(`a subscriber process exited (${code})`))));
+  exited.catch(() => undefined);
+  let result: ((r: SubscribersResult) => void) | null = null;
+  const subscribed = new Promise<[number, number][]>((resolve, reject) => {
+    child.on("message", (msg: FromSubscribers) => {
+      if (msg.type === "subscribed") resolve(msg.perChat);
+      else if (msg.type === "progress") {
+        proc.delivered = msg.delivered;
+        proc.lastDeliveryAt = msg.lastDeliveryAt;
+      } else if (msg.type === "complete") proc.onComplete(msg.seq);
+      else if (msg.type === "result") {
+        proc.delivered = msg.delivered;
+        proc.lastDeliveryAt = msg.lastDeliveryAt;
+        result?.(msg);
+      } else reject(new Error(msg.message));
+    });
+  });
+  const proc: SubscriberProc = {
+    perChat: [],
+    delivered: 0,
+    lastDeliveryAt: 0,
+    onComplete: () => undefined,
+    finish: (acked) =>
+      Promise.race([
+        new Promise<SubscribersResult>((resolve) => {
+          result = resolve;
+          const order: FinishOrder = { type: "finish", acked };
+          child.send(order);
+        }),
+        exited,
+      ]),
+  };
+  child.send(order);
+  proc.perChat = await Promise.race([subscribed, exited]);
+  return proc;
 }
 
 const servers = await startServers();
@@ -308,7 +395,7 @@ try {
     const r = result as any;
     process.stdout.write(
       [
-        `ws-load: ${r.config.subscribers} subscribers on ${r.config.processes} process(es), ${r.config.chats} chat(s), ${r.config.rate}/s for ${r.config.durationS}s, ${r.config.senders} senders, ${r.config.protocol}, ${r.config.bodyBytes} B bodies`,
+        `ws-load: ${r.config.subscribers} subscribers on ${r.config.processes} process(es), ${r.config.chats} chat(s), ${r.config.window ? `window of ${r.config.window}` : `${r.config.rate}/s`} for ${r.config.durationS}s, ${r.config.senders} senders, ${r.config.protocol}, ${r.config.bodyBytes} B bodies`,
         `sends      ${r.sends.acked}/${r.sends.sent} acked (${r.sends.ackedPerSec}/s), errors ${JSON.stringify(r.sends.errors)}, unanswered ${r.sends.unanswered}`,
         `ack        p50 ${r.ackLatencyMs.p50} ms  p95 ${r.ackLatencyMs.p95} ms  p99 ${r.ackLatencyMs.p99} ms`,
         `delivered  ${r.deliveries.delivered}/${r.deliveries.expected} (${r.deliveries.deliveredPerSec}/s over ${r.deliveries.windowS}s), missing ${r.deliveries.missing}, duplicates ${r.deliveries.duplicates}, out of order ${r.deliveries.outOfOrder}`,

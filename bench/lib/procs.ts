@@ -13,9 +13,10 @@ export interface NodeProc {
 }
 
 /**
- * Spawns `node [nodeArgs] --import tsx <script> [args]` and resolves once it
- * printed `"port":N` and matched `ready`. For the bench's own servers, and for
- * the one product process that needs node flags (`--cpu-prof`), which
+ * Spawns `node [nodeArgs] --import tsx <script> [args]` and resolves once its
+ * output matched `ready` (by default `"port":N`; `port` is 0 when it printed
+ * none, as the worker). For the bench's own servers, and for the product
+ * processes that need node flags (`--cpu-prof`), which
  * test/support/processes.ts's spawnCli cannot pass.
  */
 export async function spawnNode(
@@ -41,7 +42,7 @@ export async function spawnNode(
       if (out.length > 1_000_000) out = out.slice(-500_000);
       const m = /"port":(\d+)/.exec(out);
       if (m && port === 0) port = Number(m[1]);
-      if (port && ready.test(out)) {
+      if (ready.test(out)) {
         clearTimeout(timer);
         resolve();
       }

@@ -8,8 +8,24 @@ export class Samples {
   private values = new Float64Array(1 << 16);
   private length = 0;
 
+  /** Samples recorded in other processes (Samples.raw() sent over IPC), as one set. */
+  static merged(parts: Float64Array[]): Samples {
+    const s = new Samples();
+    s.values = new Float64Array(Math.max(1, parts.reduce((n, p) => n + p.length, 0)));
+    for (const p of parts) {
+      s.values.set(p, s.length);
+      s.length += p.length;
+    }
+    return s;
+  }
+
   get count(): number {
     return this.length;
+  }
+
+  /** A copy of the samples, to send to another process. */
+  raw(): Float64Array {
+    return this.values.slice(0, this.length);
   }
 
   add(ms: number): void {

@@ -4,9 +4,11 @@ import { join } from "node:path";
 import amqp from "amqplib";
 import mysql, { type Connection, type RowDataPacket } from "mysql2/promise";
 import { migrate } from "../../src/adapters/mysql/migrate.js";
+import { loadConfig } from "../../src/config.js";
 import { cleanupRun } from "../../test/support/cleanup.js";
 import { isolatedEnv, services } from "../../test/support/env.js";
 import { runCli, spawnCli, type Proc } from "../../test/support/processes.js";
+import { COMPONENTS, type Component } from "./cpu.js";
 import { repoRoot, spawnNode, type NodeProc } from "./procs.js";
 
 /** product-nodelay: the product with TCP_NODELAY forced on every socket (bench/lib/nodelay-preload.mjs), an experiment. */
@@ -46,9 +48,21 @@ export interface Target {
    */
   maxMessageId(): Promise<number | null>;
   countMessagesAfter(id: number): Promise<number | null>;
-  /** `${chat}:${number}` of every message row with a larger id. */
-  messageKeysAfter(id: number): Promise<Set<string> | null>;
+  /** Every message row with a larger id. */
+  messagesAfter(id: number): Promise<StoredMessage[] | null>;
   maxNumber(chat: number): Promise<number>;
+  /**
+   * Search index (null: the target has none). `indexed` counts the index
+   * operations the alias took so far: it grows when a bulk is applied, not
+   * when a refresh makes it searchable, so it tells when every write is in
+   * without forcing refreshes. `documents` refreshes, then counts.
+   */
+  indexed(): Promise<number | null>;
+  documents(): Promise<number | null>;
+  /** The processes serving this target, for CPU accounting (bench/lib/cpu.ts). */
+  pids(): { api: number[]; worker: number[] };
+  /** What its creates use: the other components' CPU is unrelated load, not part of its total. */
+  involves: readonly Component[];
   /** Waits until the target has no write backlog; resolves with what it saw. */
   settle(timeoutMs: number): Promise<{ settled: boolean; ms: number; backlog: number }>;
   /** Processes still alive, and anything notable they logged (errors, warnings). */
@@ -59,8 +73,14 @@ export interface Target {
 const MAX_NUMBER_SQL =
   "SELECT MAX(m.number) AS n FROM messages m JOIN chats c ON c.id = m.chat_id JOIN applications a ON a.id = c.application_id WHERE a.token = ? AND c.number = ?";
 
+export interface StoredMessage {
+  chat: number;
+  number: number;
+  body: string;
+}
+
 /** The durable-row queries of a target's own database. */
-function rowQueries(conn: Connection, app: string): Pick<Target, "maxMessageId" | "countMessagesAfter" | "messageKeysAfter" | "maxNumber"> {
+function rowQueries(conn: Connection, app: string): Pick<Target, "maxMessageId" | "countMessagesAfter" | "messagesAfter" | "maxNumber"> {
   return {
     async maxMessageId() {
       const [rows] = await conn.query<RowDataPacket[]>("SELECT COALESCE(MAX(id), 0) AS id FROM messages");
@@ -70,9 +90,9 @@ function rowQueries(conn: Connection, app: string): Pick<Target, "maxMessageId" 
       const [rows] = await conn.execute<RowDataPacket[]>("SELECT COUNT(*) AS n FROM messages WHERE id > ?", [id]);
       return Number(rows[0]!.n);
     },
-    async messageKeysAfter(id) {
-      const [rows] = await conn.execute<RowDataPacket[]>("SELECT c.number AS chat, m.number FROM messages m JOIN chats c ON c.id = m.chat_id WHERE m.id > ?", [id]);
-      return new Set(rows.map((r) => `${r.chat}:${r.number}`));
+    async messagesAfter(id) {
+      const [rows] = await conn.execute<RowDataPacket[]>("SELECT c.number AS chat, m.number, m.body FROM messages m JOIN chats c ON c.id = m.chat_id WHERE m.id > ?", [id]);
+      return rows.map((r) => ({ chat: Number(r.chat), number: Number(r.number), body: String(r.body) }));
     },
     async maxNumber(chat) {
       const [rows] = await conn.execute<RowDataPacket[]>(MAX_NUMBER_SQL, [app, chat]);
@@ -80,6 +100,29 @@ function rowQueries(conn: Connection, app: string): Pick<Target, "maxMessageId" 
     },
   };
 }
+
+const noSearch: Pick<Target, "indexed" | "documents"> = { indexed: async () => null, documents: async () => null };
+
+/** The search-index counts of the product's alias (see Target.indexed). */
+function searchCounts(node: string, alias: string): Pick<Target, "indexed" | "documents"> {
+  const get = async (path: string, init?: RequestInit): Promise<any> => {
+    const res = await fetch(`${node}/${alias}/${path}`, init);
+    if (!res.ok) throw new Error(`elasticsearch ${path} → ${res.status} ${await res.text()}`);
+    return res.json();
+  };
+  return {
+    async indexed() {
+      const stats = await get("_stats/indexing");
+      return Number(stats._all.primaries.indexing.index_total);
+    },
+    async documents() {
+      await get("_refresh", { method: "POST" });
+      return Number((await get("_count")).count);
+    },
+  };
+}
+
+const pidsOf = (...procs: { child: { pid?: number | undefined } }[]): number[] => procs.flatMap((p) => (p.child.pid ? [p.child.pid] : []));
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -129,10 +172,12 @@ function problemsIn(name: string, output: string): string[] {
 export interface ProductOptions {
   spreadChats: number;
   seedMessages: number;
-  /** Write a V8 CPU profile of API process A into this directory. */
+  /** Write V8 CPU profiles of API process A and of the worker into this directory. */
   profileDir?: string;
   /** The experiment: TCP_NODELAY on every socket of every product process. */
   forceNoDelay?: boolean;
+  /** How often settle() polls the queues and the row count (default 250 ms; the smoke polls faster to stay quick). */
+  settlePollMs?: number;
 }
 
 /**
@@ -176,10 +221,13 @@ function runScript(cmd: string, args: string[]): Promise<{ code: number | null; 
   });
 }
 
-export async function startProduct(opts: ProductOptions, log: (line: string) => void): Promise<Target & { env: Record<string, string>; stopApiA(): Promise<void> }> {
+export async function startProduct(opts: ProductOptions, log: (line: string) => void): Promise<Target & { env: Record<string, string>; stopProfiled(): Promise<void> }> {
   const name: TargetName = opts.forceNoDelay ? "product-nodelay" : "product";
+  // PUBLISH_TIMEOUT_MS as the product would read it from this environment (by default its
+  // default), not isolatedEnv's short test value: a shorter timeout turns slow confirms under
+  // overload into 503s for creates that were stored all the same.
   const env = isolatedEnv(opts.forceNoDelay ? "benchnd" : "bench", {
-    PUBLISH_TIMEOUT_MS: "500",
+    PUBLISH_TIMEOUT_MS: String(loadConfig(process.env).publishTimeoutMs),
     CREATES_PER_SECOND_PER_TOKEN: "10000000",
     WS_SENDS_PER_SECOND: "1000000",
     WS_MAX_SUBSCRIPTIONS: "10000",
@@ -195,18 +243,16 @@ export async function startProduct(opts: ProductOptions, log: (line: string) => 
     await waitForElasticsearch(env.ELASTICSEARCH_URL!, log);
     const migrated = await runCli(["migrate"], env);
     if (migrated.code !== 0) throw new Error(`migrate failed (${migrated.code}):\n${migrated.output}`);
-    const apiA = opts.profileDir
-      ? await spawnNode("api-A", "src/cli.ts", {
-          args: ["serve"],
-          nodeArgs: ["--cpu-prof", "--cpu-prof-dir", opts.profileDir],
-          env: { ...env, LOG_LEVEL: "info" },
-          ready: /API listening/,
-        })
-      : await spawnCli("serve", env);
+    // Profiled processes write CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile on exit.
+    const profiled = (command: "serve" | "worker", name: string, ready: RegExp): Promise<Proc | NodeProc> =>
+      opts.profileDir
+        ? spawnNode(name, "src/cli.ts", { args: [command], nodeArgs: ["--cpu-prof", "--cpu-prof-dir", opts.profileDir], env: { ...env, LOG_LEVEL: "info" }, ready })
+        : spawnCli(command, env);
+    const apiA = await profiled("serve", "api-A", /API listening/);
     procs.push(apiA);
     const apiB = await spawnCli("serve", env);
     procs.push(apiB);
-    const worker = await spawnCli("worker", env);
+    const worker = await profiled("worker", "worker", /worker started/);
     procs.push(worker);
     const origin = `http://127.0.0.1:${apiA.port}`;
     log(`${name}: api A :${apiA.port}, api B :${apiB.port}, worker pid ${worker.child.pid}, db ${new URL(env.MYSQL_URL!).pathname.slice(1)}`);
@@ -245,6 +291,9 @@ export async function startProduct(opts: ProductOptions, log: (line: string) => 
       app,
       chats,
       ...rowQueries(conn, app),
+      ...searchCounts(env.ELASTICSEARCH_URL!, env.SEARCH_ALIAS!),
+      pids: () => ({ api: pidsOf(apiA, apiB), worker: pidsOf(worker) }),
+      involves: COMPONENTS,
       async settle(timeoutMs) {
         // Settled: both queues (writes, index) empty and the row count unchanged for two polls.
         const started = Date.now();
@@ -257,7 +306,7 @@ export async function startProduct(opts: ProductOptions, log: (line: string) => 
           stable = backlog === 0 && count === last ? stable + 1 : 0;
           last = count;
           if (stable >= 2) return { settled: true, ms: Date.now() - started, backlog: 0 };
-          await sleep(250);
+          await sleep(opts.settlePollMs ?? 250);
         }
         return { settled: false, ms: Date.now() - started, backlog };
       },
@@ -272,8 +321,8 @@ export async function startProduct(opts: ProductOptions, log: (line: string) => 
         }
         return { alive: all.every((p) => p.child.exitCode === null && p.child.signalCode === null), problems };
       },
-      async stopApiA() {
-        await apiA.stop("SIGTERM");
+      async stopProfiled() {
+        await Promise.all([apiA.stop("SIGTERM"), worker.stop("SIGTERM")]);
       },
       async stop() {
         await amqpConn.close().catch(() => undefined);
@@ -332,6 +381,9 @@ export async function startBaseline(opts: { spreadChats: number; seedMessages: n
       app,
       chats,
       ...rowQueries(c, app),
+      ...noSearch,
+      pids: () => ({ api: pidsOf(p), worker: [] }),
+      involves: ["api", "mariadb", "loadgen"],
       async settle() {
         return { settled: true, ms: 0, backlog: 0 };
       },
@@ -374,8 +426,11 @@ export async function startCeiling(opts: { spreadChats: number }, log: (line: st
     chats: chatLayout(opts.spreadChats),
     maxMessageId: async () => null,
     countMessagesAfter: async () => null,
-    messageKeysAfter: async () => null,
+    messagesAfter: async () => null,
     maxNumber: async () => 1000,
+    ...noSearch,
+    pids: () => ({ api: pidsOf(proc), worker: [] }),
+    involves: ["api", "loadgen"],
     settle: async () => ({ settled: true, ms: 0, backlog: 0 }),
     health() {
       const alive = proc.child.exitCode === null && proc.child.signalCode === null;

@@ -526,8 +526,9 @@ describe("realtime /ws across three serve processes (real MariaDB, Redis, Rabbit
 
   it("closes a slow consumer with 4008 and its close frame every time, even with both cores saturated", async () => {
     const chat = 4;
-    // Two busy loops take both cores, so bursts outrun the server's turns; bounded by the test (killed in finally).
-    const hogs = [0, 1].map(() => spawn(process.execPath, ["-e", "for (;;) {}"], { stdio: "ignore" }));
+    // Two busy loops take both cores, so bursts outrun the server's turns. Killed in finally, and each
+    // stops by itself after 3 minutes, so a test process that dies cannot leave them behind.
+    const hogs = [0, 1].map(() => spawn(process.execPath, ["-e", "const end = Date.now() + 180000; while (Date.now() < end) {}"], { stdio: "ignore" }));
     try {
       for (let round = 0; round < 3; round++) {
         const slow = await connect(1);
