@@ -171,6 +171,7 @@ function identitySuite(mode: Mode): void {
       await eventually(async () => (await api.get(`${base}/chats/1/messages`, bearer(oldToken))).status === 401, 10_000, "the grace period to end");
       assert.equal((await api.get(`${base}/chats/1/messages`, bearer(newToken))).status, 200);
       assert.match(logs.text(), /the signature does not match/);
+      for (const credential of [oldToken, newToken, secret, rotated.json.secret]) assert.ok(!logs.text().includes(credential), "no token or secret in the log");
     });
 
     it("a closed application: anonymous 401, a chat outside the claim 403, another user's message 403", async () => {
