@@ -159,7 +159,7 @@ export function loadConfig(env: Env = process.env): Config {
     publishTimeoutMs: integer(env, "PUBLISH_TIMEOUT_MS", 5000, 100, 120_000),
     idempotencyTtlSeconds: integer(env, "IDEMPOTENCY_TTL_SECONDS", 600, 1, 7 * 86_400),
     maxBatch: integer(env, "MAX_BATCH", 1000, 1, 100_000),
-    maxInflightCreates: integer(env, "MAX_INFLIGHT_CREATES", 5000, 1, 1_000_000),
+    maxInflightCreates: integer(env, "MAX_INFLIGHT_CREATES", 1000, 1, 1_000_000),
     recentPerChat: integer(env, "RECENT_PER_CHAT", 10_000, 100, 1_000_000),
     recentTtlSeconds: integer(env, "RECENT_TTL_SECONDS", 3600, 10, 7 * 86_400),
     workerPrefetch: integer(env, "WORKER_PREFETCH", 200, 1, 65_535),

@@ -27,19 +27,20 @@ export interface Actor {
 
 export const ANONYMOUS: Actor = { user: null, ownMessagesOnly: false };
 
-/** How long a process trusts what it read of an application's access (closing takes effect within it everywhere). */
+/** How long a process trusts what it read of an application's access before renewing it (closing takes effect within about this, once the store answers). */
 const TRUST_MS = 2000;
 /** A refused token re-reads the access at most this often: a secret rotated on another process is then seen at once. */
 const REREAD_MS = 1000;
 const CACHED_APPS_MAX = 10_000;
 
 /**
- * Application secrets, user tokens and the open/closed rule (SPEC §9). Every
+ * Application secrets, user tokens and the open/closed rule. Every
  * chat and message operation asks `actor` first; what it answers is the
  * only way a user reaches the chat service.
  */
 export class AccessControl {
   private readonly cache = new Map<string, { access: ApplicationAccess | null; readAt: number }>();
+  private readonly renewing = new Set<string>();
 
   constructor(private readonly deps: AccessControlDeps) {}
 
@@ -138,13 +139,35 @@ export class AccessControl {
     return identityOf(await this.deps.tokens.verify(token, secrets, now), app, now);
   }
 
+  /**
+   * What this process knows of an application's access. Past TRUST_MS the
+   * known value still answers while one read in the background renews it, so
+   * creates never wait on MySQL once a process has seen the application (a
+   * frozen MySQL must not stop them); only a first sight, a rotation or a
+   * refused token waits for the store.
+   */
   private async read(app: string, reread = false): Promise<ApplicationAccess | null> {
-    const now = this.deps.now();
     const cached = this.cache.get(app);
-    if (cached && !reread && now - cached.readAt < TRUST_MS) return cached.access;
+    if (cached && !reread) {
+      if (this.deps.now() - cached.readAt >= TRUST_MS) this.renew(app);
+      return cached.access;
+    }
+    return this.load(app);
+  }
+
+  private renew(app: string): void {
+    if (this.renewing.has(app)) return;
+    this.renewing.add(app);
+    this.load(app)
+      .catch(() => undefined) // the known value keeps answering; the next use tries again
+      .finally(() => this.renewing.delete(app));
+  }
+
+  private async load(app: string): Promise<ApplicationAccess | null> {
+    const readAt = this.deps.now();
     const access = await this.deps.store.findAccess(app);
     this.cache.delete(app); // re-inserted last: the oldest entry goes first
-    this.cache.set(app, { access, readAt: now });
+    this.cache.set(app, { access, readAt });
     if (this.cache.size > CACHED_APPS_MAX) this.cache.delete(this.cache.keys().next().value as string);
     return access;
   }

@@ -24,7 +24,7 @@ interface LocalChat {
 }
 
 /**
- * Presence (SPEC §10): a chat's members are the users with a subscribed
+ * Presence: a chat's members are the users with a subscribed
  * socket on any process. This process counts its own sockets per user, so the
  * shared presence hears of a user once per process, and the join or leave of
  * the user's first or last socket anywhere is told once. Every `ttlMs / 4` it

@@ -24,7 +24,7 @@ export interface ReadMarkerDeps {
 const EXACT_TAIL = 200;
 
 /**
- * Read markers (SPEC §10): a user's marker per chat moves forward only, is
+ * Read markers: a user's marker per chat moves forward only, is
  * persisted through the queue like every write, and is read back at once
  * from the recent markers; `unread` counts from the numbers.
  */

@@ -10,7 +10,7 @@ const USER_ID_MAX_CHARS = 64;
 const CHATS_CLAIM_MAX = 10_000;
 
 /**
- * What a verified user token says (SPEC §9): who acts, for which
+ * What a verified user token says: who acts, for which
  * application, on which chats (null: every chat), until when.
  */
 export interface Identity {

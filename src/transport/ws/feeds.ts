@@ -113,7 +113,7 @@ export interface FeedsOptions {
   pageSize: number;
 }
 
-/** At most one typing event per user per chat per second reaches subscribers (SPEC §10). */
+/** At most one typing event per user per chat per second reaches subscribers. */
 export const TYPING_INTERVAL_MS = 1000;
 
 type Work = { feed: Feed; kind: LiveKind; messages: Message[]; next: number } | { feed: Feed; delivery: Delivery; exceptUser?: string | null };
