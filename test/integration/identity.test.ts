@@ -8,7 +8,7 @@ import { startInProcess, type InProcessServer, type Mode } from "../support/in-p
 import { badTokens, capturingLogger, userToken } from "../support/user-tokens.js";
 import { WsClient } from "../support/ws-client.js";
 
-// SPEC §9 end to end, over real sockets, on the embedded adapters and on the
+// Users and access end to end, over real sockets, on the embedded adapters and on the
 // cluster adapters against MariaDB, Redis, RabbitMQ and Elasticsearch:
 // secrets, user tokens, senders, open and closed applications, CORS.
 

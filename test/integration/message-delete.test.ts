@@ -7,7 +7,7 @@ import { startInProcess, type InProcessServer, type Mode } from "../support/in-p
 import { userToken } from "../support/user-tokens.js";
 import { WsClient } from "../support/ws-client.js";
 
-// SPEC §10 delete, end to end on the embedded adapters and on the cluster
+// Deleting messages, end to end on the embedded adapters and on the cluster
 // adapters (MariaDB, Redis, RabbitMQ, Elasticsearch).
 
 function deleteSuite(mode: Mode): void {

@@ -9,7 +9,7 @@ import { spawnCluster, type Proc } from "../support/processes.js";
 import { userToken } from "../support/user-tokens.js";
 import { WsClient, type Frame } from "../support/ws-client.js";
 
-// SPEC §10 presence and typing: on the embedded adapters (one process), and
+// Presence and typing: on the embedded adapters (one process), and
 // on two real `serve` processes against Redis, one of them killed with
 // SIGKILL, so its users must age out of presence by the TTL alone.
 

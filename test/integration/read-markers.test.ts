@@ -6,7 +6,7 @@ import { startInProcess, type InProcessServer, type Mode } from "../support/in-p
 import { userToken } from "../support/user-tokens.js";
 import { WsClient } from "../support/ws-client.js";
 
-// SPEC §10 read markers, end to end on the embedded adapters and on the
+// Read markers, end to end on the embedded adapters and on the
 // cluster adapters (MariaDB, Redis, RabbitMQ, Elasticsearch).
 
 function readMarkerSuite(mode: Mode): void {

@@ -35,7 +35,7 @@ export function tampered(token: string, claims: Claims): string {
   return `${header}.${b64({ exp: seconds(Date.now()) + 3600, ...claims })}.${signature}`;
 }
 
-/** Every bad token of SPEC §9 for an application, by what is wrong with it. */
+/** Every kind of bad user token (docs/API.md "Users and access") for an application, by what is wrong with it. */
 export async function badTokens(app: string, secret: string, otherSecret: string, otherApp: string): Promise<[string, string][]> {
   const user = { sub: "mallory", app };
   const now = seconds(Date.now());
