@@ -177,8 +177,21 @@ function pathFor(g: Gen, token: string): string {
     `/api/v1/applications/${token}/chats/${chat}/messages`,
     `/api/v1/applications/${token}/chats/${chat}/messages/${message}`,
     `/api/v1/applications/${token}/chats/${chat}/messages/search`,
+    `/api/v1/applications/${token}/chats/${chat}/read`,
+    `/api/v1/applications/${token}/chats/${chat}/presence`,
+    `/api/v1/applications/${token}/secret`,
   ]);
 }
+
+/** User tokens that are not: too few or many segments, bad base64, alg none, a payload that is not JSON. */
+const MALFORMED_JWTS = [
+  "a.b",
+  "a.b.c.d",
+  "!!!.***.???",
+  `${Buffer.from('{"alg":"none"}').toString("base64url")}.${Buffer.from('{"sub":"x","exp":9999999999}').toString("base64url")}.`,
+  `${Buffer.from('{"alg":"RS256"}').toString("base64url")}.${Buffer.from("not json").toString("base64url")}.c2ln`,
+  `${"e".repeat(9000)}.e.e`,
+];
 
 const WRONG_VALUES: unknown[] = [null, 0, -1, 1.5, 4294967296, 1e308, true, false, "", " ", "x".repeat(70_000), [], [1, "a"], {}, { a: { b: null } }, "\ud800", "é💬\u0000", "0", "1", Number.MAX_SAFE_INTEGER];
 
@@ -252,7 +265,7 @@ function restInput(g: Gen, token: string, family: string): RestInput {
       break;
     case "headers": {
       const extra = [
-        () => `Authorization: ${g.pick(["", "Bearer", "Bearer ", "Bearer x", `Bearer ${"k".repeat(3000)}`, "Basic Zm9vOmJhcg==", "bearer test-admin-key", "\u00e9"])}`,
+        () => `Authorization: ${g.pick(["", "Bearer", "Bearer ", "Bearer x", `Bearer ${"k".repeat(3000)}`, "Basic Zm9vOmJhcg==", "bearer test-admin-key", "\u00e9", ...MALFORMED_JWTS.map((t) => `Bearer ${t}`)])}`,
         () => `Content-Type: ${g.pick(["", "application/json", "text/html", "application/json; charset=latin1", "x".repeat(2000)])}`,
         () => `Accept: ${g.pick(["*/*", "text/html", "", "application/msgpack"])}`,
         () => `X-${g.text(10, "abcdefXYZ0123-")}a: ${g.text(200, "abc xyz:;,=é💬\t")}`,
@@ -276,6 +289,8 @@ function restInput(g: Gen, token: string, family: string): RestInput {
         [g.pick(["PUT", "PATCH"]), `/api/v1/applications/${token}/chats/1`],
         ["POST", `/api/v1/applications/${token}/chats/1/messages`],
         [g.pick(["PUT", "PATCH"]), `/api/v1/applications/${token}/chats/1/messages/1`],
+        ["PUT", `/api/v1/applications/${token}/chats/1/read`],
+        ["POST", `/api/v1/applications/${token}/secret`],
       ] as const);
       payload = bodyFor(g);
       break;
@@ -348,13 +363,13 @@ type WsInput = { family: string; protocol: "chat.v1.json" | "chat.v1.msgpack"; d
 
 function wsInput(g: Gen, token: string, family: string): WsInput {
   const protocol = g.chance(0.5) ? "chat.v1.json" : "chat.v1.msgpack";
-  const ops = ["subscribe", "unsubscribe", "send", "ping"];
+  const ops = ["subscribe", "unsubscribe", "send", "ping", "auth", "read", "presence", "typing"];
   const wrong = (): unknown => g.pick([...WRONG_VALUES, g.text(50), -0, 2 ** 53, [[[[]]]], { op: "ping" }]);
   const encodeFrame = (frame: unknown): Pick<WsInput, "data" | "binary"> =>
     protocol === "chat.v1.json" ? { data: JSON.stringify(frame) ?? "null", binary: false } : { data: pack(frame), binary: true };
   if (family === "ws fields") {
     const frame: Record<string, unknown> = { op: g.pick(ops) };
-    for (const field of ["ref", "app", "chat", "since", "body"]) {
+    for (const field of ["ref", "app", "chat", "since", "body", "key", "number", "token"]) {
       if (g.chance(0.5)) frame[field] = field === "app" && g.chance(0.3) ? tokenShape(g, token) : g.chance(0.2) ? g.pick([token, 1, "r", "hi"]) : wrong();
     }
     if (g.chance(0.2)) frame[g.pick(["extra", "key", "__proto__", "op ", "OP"])] = wrong();
@@ -377,7 +392,7 @@ function wsInput(g: Gen, token: string, family: string): WsInput {
   return { family, protocol, data: "[".repeat(50_000), binary: false };
 }
 
-const REPLIES = new Set(["error", "ack", "subscribed", "unsubscribed", "pong"]);
+const REPLIES = new Set(["error", "ack", "subscribed", "unsubscribed", "pong", "authed", "presence", "read"]);
 
 /** One socket of one protocol; `exchange` sends a frame and waits for its reply or the close. */
 class FuzzSocket {
