@@ -1,6 +1,7 @@
 import amqp from "amqplib";
-import { Redis } from "ioredis";
 import mysql from "mysql2/promise";
+import type { RedisClient } from "../../src/adapters/redis/client.js";
+import { primaries, redisOf } from "./redis.js";
 
 /** Removes everything one isolated run created (see isolatedEnv). */
 export async function cleanupRun(env: Record<string, string>): Promise<void> {
@@ -11,7 +12,7 @@ export async function cleanupRun(env: Record<string, string>): Promise<void> {
   await conn.query(`DROP DATABASE IF EXISTS \`${db}\``);
   await conn.end();
 
-  const redis = new Redis(env.REDIS_URL!);
+  const redis = redisOf(env);
   await deleteRedisPrefix(redis, env.REDIS_PREFIX!);
   redis.disconnect();
 
@@ -31,14 +32,17 @@ export async function deleteIndices(node: string, pattern: string): Promise<void
   if (indices.length > 0) await fetch(`${node}/${indices.map((i) => i.index).join(",")}`, { method: "DELETE" });
 }
 
-/** The test's view of "Redis restarted empty": every key of this run is gone. */
-export async function deleteRedisPrefix(redis: Redis, prefix: string): Promise<number> {
-  let cursor = "0";
+/** The test's view of "Redis restarted empty": every key of this run is gone (on every primary of a cluster). */
+export async function deleteRedisPrefix(redis: RedisClient, prefix: string): Promise<number> {
   let deleted = 0;
-  do {
-    const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
-    cursor = next;
-    if (keys.length) deleted += await redis.del(...keys);
-  } while (cursor !== "0");
+  for (const node of await primaries(redis)) {
+    let cursor = "0";
+    do {
+      const [next, keys] = await node.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
+      cursor = next;
+      // One key per command: a cluster node refuses a DEL across slots.
+      if (keys.length) deleted += (await Promise.all(keys.map((key) => node.unlink(key)))).reduce((a, b) => a + b, 0);
+    } while (cursor !== "0");
+  }
   return deleted;
 }
