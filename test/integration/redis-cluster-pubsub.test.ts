@@ -5,6 +5,7 @@ import { keySlot, slotTag } from "../../src/adapters/redis/key-slot.js";
 import { RedisKeys } from "../../src/adapters/redis/keys.js";
 import { chatChannel } from "../../src/domain/live-batch.js";
 import { cleanupRun } from "../support/cleanup.js";
+import { eventually } from "../support/env.js";
 import { CLUSTER_PORTS, onNode, shardOf, shards } from "../support/cluster-nodes.js";
 import { Api } from "../support/http.js";
 import { layouts, type Server } from "../support/layouts.js";
@@ -95,7 +96,8 @@ describe("sharded pub/sub on the Redis Cluster: a chat's frames stay on its shar
     assert.equal((await watcherX.request({ op: "subscribe", app: token, chat: x })).op, "subscribed");
     assert.equal((await watcherY.request({ op: "subscribe", app: token, chat: y })).op, "subscribed");
 
-    const monitors = await Promise.all(primaries.map((port) => new Redis({ port, host: "127.0.0.1" }).monitor()));
+    // monitor() opens a connection of its own; the client it is called on never connects.
+    const monitors = await Promise.all(primaries.map((port) => new Redis({ port, host: "127.0.0.1", lazyConnect: true }).monitor()));
     const spublishes = new Map<number, number>(primaries.map((p) => [p, 0]));
     monitors.forEach((m, i) =>
       m.on("monitor", (_time: string, args: string[]) => {
@@ -113,7 +115,12 @@ describe("sharded pub/sub on the Redis Cluster: a chat's frames stay on its shar
     } finally {
       for (const m of monitors) m.disconnect();
     }
-    const afterwards = await publishShardCounters();
+    // The bus forwards to replicas asynchronously: wait until the owner's replicas counted every frame.
+    let afterwards = await publishShardCounters();
+    await eventually(async () => {
+      afterwards = await publishShardCounters();
+      return ownerShard.replicas.every((r) => afterwards.get(r)!.received - before.get(r)!.received >= spublishes.get(owner)!);
+    }, 10_000, "the owner's replicas to receive every sharded publish").catch(() => undefined);
 
     console.log(
       `# chat X (slot ${keySlot(channelX)}) on primary ${owner}: SPUBLISH per primary ${JSON.stringify(Object.fromEntries(spublishes))}; ` +
