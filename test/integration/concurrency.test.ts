@@ -55,6 +55,8 @@ for (const layout of layouts()) describe(`many processes, one application (real 
     apis = spawned.servers.map((s) => new Api(s.origin));
     db = await mysql.createConnection(env.MYSQL_URL!);
     redis = redisOf(env);
+    const latency = await layout.latency();
+    if (latency) console.log(`# ${layout.name}: ${latency}`);
     token = (await apis[0]!.post("/api/v1/applications", { name: "load" })).json.token;
     assert.equal((await apis[1]!.postReady(`/api/v1/applications/${token}/chats`, { name: "hot" })).status, 201);
   });

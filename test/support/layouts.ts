@@ -22,6 +22,8 @@ export interface Layout {
   env(label: string, extra?: Record<string, string>): Record<string, string>;
   /** Migrates, then spawns `count` serve processes and one worker. */
   spawn(env: Record<string, string>, count: number): Promise<{ servers: Server[]; worker: Proc }>;
+  /** What the layout's network adds to a round trip (null on loopback); after spawn. */
+  latency(): Promise<string | null>;
   /** Removes what the layout set up (network namespaces); its processes must be stopped first. */
   close(): Promise<void>;
 }
@@ -52,6 +54,7 @@ function loopback(name: string, env: Layout["env"]): Layout {
       const servers = await Promise.all(Array.from({ length: count }, async () => server(await spawnCli("serve", runEnv), "127.0.0.1")));
       return { servers, worker: await spawnCli("worker", runEnv) };
     },
+    latency: async () => null,
     async close() {},
   };
 }
@@ -89,6 +92,7 @@ function networkHosts(): Layout {
       );
       return { servers, worker: await spawnCli("worker", runEnv) };
     },
+    latency: async () => (hosts ? hosts.hopLatency(redisPorts[0]!) : null),
     async close() {
       await hosts?.close();
       hosts = null;

@@ -1,8 +1,10 @@
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { appendFileSync, rmSync } from "node:fs";
+import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 
 // Several hosts on one machine: each host is a network namespace with its own
@@ -124,6 +126,37 @@ export class NetnsHosts {
       run("ip", ["netns", "exec", ns, "bash", "-c", `for i in $(seq 100); do (exec 3<>/dev/tcp/${host}/${port}) 2>/dev/null && exit 0; sleep 0.05; done; exit 1`]);
     const ports = [...servicePorts, ...loopbackPorts];
     await Promise.all(this.hosts.flatMap((h) => [...ports.map((p) => probe(h.ns, this.gateway, p)), ...loopbackPorts.map((p) => probe(h.ns, "127.0.0.1", p))]));
+  }
+
+  /**
+   * The latency each hop adds, measured by round trips one at a time (median
+   * of 2,000): the network hop (a host's veth, the bridge) against loopback,
+   * and the two relays a service is reached through (one in the namespace,
+   * one on the bridge) on top of that, on `relayedPort` (a Redis node).
+   */
+  async hopLatency(relayedPort: number): Promise<string> {
+    const echo = net.createServer((s) => s.on("data", (d) => s.write(d)).on("error", () => undefined));
+    await new Promise<void>((resolve) => echo.listen(0, "0.0.0.0", resolve));
+    const echoPort = (echo.address() as net.AddressInfo).port;
+    const probe = async (prefix: string[], host: string, port: number, mode: "echo" | "redis"): Promise<number> => {
+      const argv = [...prefix, process.execPath, "--import", "tsx", fileURLToPath(new URL("./rtt-probe.ts", import.meta.url)), host, String(port), "2000", mode];
+      const { stdout } = await run(argv[0]!, argv.slice(1));
+      return (JSON.parse(stdout) as { p50: number }).p50;
+    };
+    try {
+      const inNs = this.exec(0);
+      const loopback = await probe([], "127.0.0.1", echoPort, "echo");
+      const network = await probe(inNs, this.gateway, echoPort, "echo");
+      const direct = await probe([], "127.0.0.1", relayedPort, "redis");
+      const relayed = await probe(inNs, "127.0.0.1", relayedPort, "redis");
+      const us = (v: number): string => `${Math.round(v)} µs`;
+      return (
+        `round trips, median: loopback ${us(loopback)}, host ${this.hosts[0]!.ns} → bridge ${us(network)} (the network hop adds ${us(network - loopback)}); ` +
+        `Redis PING direct ${us(direct)}, from the namespace through both relays ${us(relayed)} (the relays add ${us(relayed - direct - (network - loopback))})`
+      );
+    } finally {
+      echo.close();
+    }
   }
 
   /** Kills what runs in the namespaces and the relays, deletes the namespaces (their veths go with them) and the bridge. Idempotent. */
