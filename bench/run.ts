@@ -1,4 +1,4 @@
-// npm run bench [-- --duration 10] [--smoke] [--only REGEX] [--targets baseline,ceiling,product[,product-nodelay]]
+// npm run bench [-- --duration 10] [--smoke] [--only REGEX] [--targets baseline,ceiling,product,product-cluster[,product-nodelay]]
 //                 [--profile] [--rate 1000,5000] [--drain-count 20000] [--chats 1000]
 //
 // One run, one machine, three servers side by side:
@@ -7,6 +7,8 @@
 //             on the local MariaDB, Redis, RabbitMQ and Elasticsearch;
 //   baseline  bench/baseline/server.ts, write-through to MySQL per create;
 //   ceiling   bench/ceiling/server.ts, the same uWS routes with no backend;
+//   product-cluster the same product stack on the local Redis Cluster (three
+//             primaries, three replicas on this machine) instead of one Redis;
 //   product-nodelay (only when asked) a second product stack with TCP_NODELAY
 //             forced on by bench/lib/nodelay-preload.mjs: an experiment.
 // --profile runs only the product (create-hot-c50 unless --only says) with
@@ -80,8 +82,8 @@ const cfg = {
  * run with nothing to show, whatever the machine is doing.
  */
 const span = (connections: number): { durationS: number } | { amount: number } => (smoke ? { amount: 2 * connections } : { durationS: cfg.durationS });
-const targetNames = (flags.targets ?? (flags.profile ? "product" : "baseline,ceiling,product")).split(",").map((t) => t.trim()) as TargetName[];
-for (const t of targetNames) if (!["baseline", "ceiling", "product", "product-nodelay"].includes(t)) throw new Error(`unknown target ${t}`);
+const targetNames = (flags.targets ?? (flags.profile ? "product" : "baseline,ceiling,product,product-cluster")).split(",").map((t) => t.trim()) as TargetName[];
+for (const t of targetNames) if (!["baseline", "ceiling", "product", "product-nodelay", "product-cluster"].includes(t)) throw new Error(`unknown target ${t}`);
 const only = flags.only ? new RegExp(flags.only) : flags.profile ? /^create-hot-c50$/ : null;
 
 const log = (line: string): void => {
@@ -413,6 +415,8 @@ async function main(): Promise<void> {
   });
 
   const rows: Row[] = [];
+  /** CPU per successful answer of the product's variants: their processes, and their Redis servers. */
+  const cpuRows: { scenario: string; target: TargetName; ok: number; appUs: number; redisUs: number }[] = [];
   // Product load time span, to cut startup (tsx compiling, connecting) out of the CPU profile.
   let loadWindow = null as Window | null;
   const settles: Record<string, unknown>[] = [];
@@ -424,9 +428,12 @@ async function main(): Promise<void> {
     log(`config ${JSON.stringify({ ...cfg, smoke, targets: targetNames, only: flags.only ?? null, profile: flags.profile })}`);
     if (targetNames.includes("ceiling")) targets.set("ceiling", await startCeiling({ spreadChats: cfg.spreadChats }, log));
     if (targetNames.includes("baseline")) targets.set("baseline", await startBaseline({ spreadChats: cfg.spreadChats, seedMessages: cfg.seedMessages }, log));
-    for (const name of ["product", "product-nodelay"] as const) {
+    for (const name of ["product", "product-nodelay", "product-cluster"] as const) {
       if (!targetNames.includes(name)) continue;
-      const p = await startProduct({ spreadChats: cfg.spreadChats, seedMessages: cfg.seedMessages, profileDir: products.length === 0 ? profileDir : undefined, forceNoDelay: name === "product-nodelay" }, log);
+      const p = await startProduct(
+        { spreadChats: cfg.spreadChats, seedMessages: cfg.seedMessages, profileDir: products.length === 0 ? profileDir : undefined, forceNoDelay: name === "product-nodelay", redisCluster: name === "product-cluster" },
+        log,
+      );
       targets.set(name, p);
       products.push(p);
       const s = await p.settle(cfg.settleTimeoutMs);
@@ -439,11 +446,11 @@ async function main(): Promise<void> {
     }
 
     for (const scenario of selected) {
-      for (const name of ["baseline", "ceiling", "product", "product-nodelay"] as const) {
+      for (const name of ["baseline", "ceiling", "product", "product-nodelay", "product-cluster"] as const) {
         const target = targets.get(name);
         if (!target) continue;
-        // The experiment runs wherever the product does.
-        if (!scenario.targets.includes(name === "product-nodelay" ? "product" : name)) {
+        // The product's variants run wherever the product does.
+        if (!scenario.targets.includes(name === "product-nodelay" || name === "product-cluster" ? "product" : name)) {
           rows.push({ scenario: scenario.id, target: name, status: "n/a", note: name === "baseline" ? "no WebSocket in the write-through design" : "nothing durable to drain", perSec: null, latency: null, ok: 0, non2xx: 0, errors: 0 });
           continue;
         }
@@ -453,10 +460,15 @@ async function main(): Promise<void> {
         }
         const t0 = Date.now();
         const startUs = monotonicUs();
+        const cpuBefore = await target.cpu?.();
         let row: Row;
         try {
           row = { scenario: scenario.id, target: name, ...(await scenario.run(target)) };
-          if (name === "product" || name === "product-nodelay") loadWindow = { startUs: loadWindow?.startUs ?? startUs, endUs: monotonicUs() };
+          const cpuAfter = await target.cpu?.();
+          if (cpuBefore && cpuAfter && row.ok > 0) {
+            cpuRows.push({ scenario: scenario.id, target: name, ok: row.ok, appUs: ((cpuAfter.app - cpuBefore.app) * 1000) / row.ok, redisUs: ((cpuAfter.redis - cpuBefore.redis) * 1000) / row.ok });
+          }
+          if (name === "product" || name === "product-nodelay" || name === "product-cluster") loadWindow = { startUs: loadWindow?.startUs ?? startUs, endUs: monotonicUs() };
         } catch (err) {
           row = { scenario: scenario.id, target: name, status: "failed", note: err instanceof Error ? err.message : String(err), perSec: null, latency: null, ok: 0, non2xx: 0, errors: 0 };
         }
@@ -496,7 +508,7 @@ async function main(): Promise<void> {
     await stopAll();
     addRatios(rows);
     const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? "?", memGiB: Math.round(totalmem() / 2 ** 30), node: process.version, platform: `${process.platform}-${process.arch}` };
-    const report = { startedAt: new Date(started).toISOString(), wallS: (Date.now() - started) / 1000, machine, config: { ...cfg, smoke, targets: targetNames }, rows, floors, settles, health, profile: profileSummary };
+    const report = { startedAt: new Date(started).toISOString(), wallS: (Date.now() - started) / 1000, machine, config: { ...cfg, smoke, targets: targetNames }, rows, cpu: cpuRows, floors, settles, health, profile: profileSummary };
     const name = `${smoke ? "smoke" : flags.profile ? "profile" : "bench"}-${stamp}.json`;
     writeFileSync(join(outDir, name), `${JSON.stringify(report, null, 2)}\n`);
     writeFileSync(join(outDir, smoke ? "latest-smoke.json" : "latest.json"), `${JSON.stringify(report, null, 2)}\n`);
@@ -504,6 +516,11 @@ async function main(): Promise<void> {
     process.stdout.write(`\n## Results (${machine.cpus} cores, ${machine.memGiB} GiB, Node ${machine.node}; ${smoke ? "SMOKE: tiny durations, figures meaningless" : `${cfg.durationS} s per run`})\n\n`);
     process.stdout.write(`${table(rows)}\n\n`);
     for (const s of selected) process.stdout.write(`- ${s.id}: ${s.title}\n`);
+    if (cpuRows.length) {
+      process.stdout.write("\n### CPU per successful answer (the product's API processes and worker; its Redis servers, the single one shared with whatever else uses it)\n\n");
+      process.stdout.write("| scenario | target | ok | app CPU µs/ok | Redis CPU µs/ok |\n|---|---|---:|---:|---:|\n");
+      for (const c of cpuRows) process.stdout.write(`| ${c.scenario} | ${c.target} | ${fmt(c.ok)} | ${c.appUs.toFixed(0)} | ${c.redisUs.toFixed(0)} |\n`);
+    }
     if (floors.length) {
       process.stdout.write("\n### Backend round trips, one at a time (the floor under every create)\n\n| round trip | p50 ms | p99 ms | what |\n|---|---:|---:|---|\n");
       for (const f of floors) process.stdout.write(`| ${f.name} | ${fmtMs(f.latency.p50)} | ${fmtMs(f.latency.p99)} | ${f.what} |\n`);

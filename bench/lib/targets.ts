@@ -7,10 +7,14 @@ import { migrate } from "../../src/adapters/mysql/migrate.js";
 import { cleanupRun } from "../../test/support/cleanup.js";
 import { isolatedEnv, services } from "../../test/support/env.js";
 import { runCli, spawnCli, type Proc } from "../../test/support/processes.js";
+import { processCpuMs, redisCpuMs } from "./cpu.js";
 import { repoRoot, spawnNode, type NodeProc } from "./procs.js";
 
-/** product-nodelay: the product with TCP_NODELAY forced on every socket (bench/lib/nodelay-preload.mjs), an experiment. */
-export type TargetName = "baseline" | "ceiling" | "product" | "product-nodelay";
+/**
+ * product-nodelay: the product with TCP_NODELAY forced on every socket (bench/lib/nodelay-preload.mjs), an experiment.
+ * product-cluster: the product on the local Redis Cluster (scripts/services.sh cluster up) instead of one Redis.
+ */
+export type TargetName = "baseline" | "ceiling" | "product" | "product-nodelay" | "product-cluster";
 
 /** Chats every target has: 1 is the hot chat, 1..spread the spread set, then one for drain and a few for e2e. */
 export interface ChatLayout {
@@ -53,6 +57,8 @@ export interface Target {
   settle(timeoutMs: number): Promise<{ settled: boolean; ms: number; backlog: number }>;
   /** Processes still alive, and anything notable they logged (errors, warnings). */
   health(): { alive: boolean; problems: string[] };
+  /** CPU time used so far (ms) by the target's own processes and by its Redis servers; only the product's variants. */
+  cpu?(): Promise<{ app: number; redis: number }>;
   stop(): Promise<void>;
 }
 
@@ -131,6 +137,8 @@ export interface ProductOptions {
   profileDir?: string;
   /** The experiment: TCP_NODELAY on every socket of every product process. */
   forceNoDelay?: boolean;
+  /** On the local Redis Cluster (REDIS_CLUSTER_NODES) instead of one Redis server. */
+  redisCluster?: boolean;
 }
 
 /**
@@ -175,14 +183,15 @@ function runScript(cmd: string, args: string[]): Promise<{ code: number | null; 
 }
 
 export async function startProduct(opts: ProductOptions, log: (line: string) => void): Promise<Target & { env: Record<string, string>; stopApiA(): Promise<void> }> {
-  const name: TargetName = opts.forceNoDelay ? "product-nodelay" : "product";
-  const env = isolatedEnv(opts.forceNoDelay ? "benchnd" : "bench", {
+  const name: TargetName = opts.forceNoDelay ? "product-nodelay" : opts.redisCluster ? "product-cluster" : "product";
+  const env = isolatedEnv(opts.forceNoDelay ? "benchnd" : opts.redisCluster ? "benchrc" : "bench", {
     PUBLISH_TIMEOUT_MS: "500",
     CREATES_PER_SECOND_PER_TOKEN: "10000000",
     WS_SENDS_PER_SECOND: "1000000",
     WS_MAX_SUBSCRIPTIONS: "10000",
     LOG_LEVEL: "warn",
     ...(opts.forceNoDelay ? { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --import=${join(repoRoot, "bench/lib/nodelay-preload.mjs")}`.trim() } : {}),
+    ...(opts.redisCluster ? { REDIS_URL: "", REDIS_CLUSTER_NODES: services.redisCluster } : {}),
   });
   const procs: (Proc | NodeProc)[] = [];
   const stopAll = async (): Promise<void> => {
@@ -269,6 +278,10 @@ export async function startProduct(opts: ProductOptions, log: (line: string) => 
           if (p.child.exitCode !== null || p.child.signalCode !== null) problems.push(`${name} exited (${p.child.exitCode ?? p.child.signalCode})`);
         }
         return { alive: all.every((p) => p.child.exitCode === null && p.child.signalCode === null), problems };
+      },
+      async cpu() {
+        const redisPorts = opts.redisCluster ? [7000, 7001, 7002, 7003, 7004, 7005] : [Number(new URL(services.redis).port || 6379)];
+        return { app: all.reduce((ms, p) => ms + processCpuMs(p.child.pid!), 0), redis: await redisCpuMs(redisPorts) };
       },
       async stopApiA() {
         await apiA.stop("SIGTERM");
