@@ -1,15 +1,17 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { Redis } from "ioredis";
+import { Cluster, Redis } from "ioredis";
 import { keySlot, slotTag } from "../../src/adapters/redis/key-slot.js";
 import { RedisKeys } from "../../src/adapters/redis/keys.js";
+import { RedisBus } from "../../src/adapters/redis/redis-bus.js";
 import { chatChannel } from "../../src/domain/live-batch.js";
 import { cleanupRun } from "../support/cleanup.js";
-import { eventually } from "../support/env.js";
+import { eventually, services } from "../support/env.js";
 import { CLUSTER_PORTS, onNode, shardOf, shards } from "../support/cluster-nodes.js";
 import { Api } from "../support/http.js";
 import { layouts, type Server } from "../support/layouts.js";
 import type { Proc } from "../support/processes.js";
+import { clusterNodes } from "../support/redis.js";
 import { tcpLocalPorts } from "../support/service-faults.js";
 import { WsClient } from "../support/ws-client.js";
 
@@ -148,5 +150,42 @@ describe("sharded pub/sub on the Redis Cluster: a chat's frames stay on its shar
       assert.ok(onOwner.every((n) => n === 0), `process ${i} has no shard subscription on chat X's owner (${onOwner})`);
     }
     assert.equal(watcherY.count(token, x), 0);
+  });
+
+  it("reports a reconnect once a shard's subscriber connection was killed and resubscribed, and delivers on that shard again", async () => {
+    const busKeys = new RedisKeys(`${env.REDIS_PREFIX}bus:`);
+    const publisher = new Cluster(clusterNodes(services.redisCluster));
+    const subscriber = new Cluster(clusterNodes(services.redisCluster), { shardedSubscribers: true });
+    const bus = new RedisBus(publisher, subscriber, busKeys);
+    try {
+      let reconnects = 0;
+      bus.onReconnect(() => reconnects++);
+      const got: string[] = [];
+      bus.onMessage((channel, payload) => got.push(`${channel} ${Buffer.from(payload).toString()}`));
+      await bus.subscribe("room");
+      await bus.publish("room", new TextEncoder().encode("before"));
+      await eventually(() => got.includes("room before"), 10_000, "delivery before the kill");
+      const owner = (await shardOf(keySlot(busKeys.channel("room")))).primary;
+      /** Ids of this process's connections on the owner that hold a shard subscription. */
+      const subscribed = async (): Promise<string[]> => {
+        const ours = tcpLocalPorts(process.pid, owner);
+        const list = String(await onNode(owner, (n) => n.call("CLIENT", "LIST", "TYPE", "pubsub")));
+        return list
+          .split("\n")
+          .map((line) => new Map(line.trim().split(" ").map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)] as const)))
+          .filter((f) => ours.has(Number(f.get("addr")?.split(":").pop())) && Number(f.get("ssub")) > 0)
+          .map((f) => f.get("id")!);
+      };
+      const [killed, ...others] = await subscribed();
+      assert.deepEqual(others, [], "one sharded subscriber connection on the owner");
+      const before = reconnects;
+      await onNode(owner, (n) => n.call("CLIENT", "KILL", "ID", killed!));
+      await eventually(async () => reconnects > before && (await subscribed()).some((id) => id !== killed), 30_000, "a new subscribed connection, and the bus to report the reconnect");
+      await bus.publish("room", new TextEncoder().encode("after"));
+      await eventually(() => got.includes("room after"), 10_000, "delivery after the reconnect");
+    } finally {
+      await bus.close();
+      publisher.disconnect();
+    }
   });
 });

@@ -15,6 +15,7 @@ import { Api } from "../support/http.js";
 import { layouts, type Server } from "../support/layouts.js";
 import type { Proc } from "../support/processes.js";
 import { Frozen } from "../support/service-faults.js";
+import { WsClient } from "../support/ws-client.js";
 
 // Failover of a Redis Cluster primary under a steady create load: two API
 // processes and a worker on the local cluster (scripts/services.sh cluster
@@ -25,8 +26,12 @@ import { Frozen } from "../support/service-faults.js";
 // drained every write, and its (possibly stale) counters are re-seeded from
 // MySQL. Checked: creates come back, every acknowledged message is in MySQL
 // once under its number with its body (a reused number would show as another
-// body), no number is acknowledged twice. The second test first freezes the
-// replica, so the promoted one provably lacks acknowledged increments.
+// body), no number is acknowledged twice, and a live subscriber of the hot
+// chat on the other API process (subscribed once, never again) gets every
+// acknowledged number once, in order: its shard's subscriber connection died
+// with the primary, and the feed repaired the gap from the log. The second
+// test first freezes the replica, so the promoted one provably lacks
+// acknowledged increments.
 // This file fails a shared primary over; `after` puts the cluster back.
 
 const run = promisify(execFile);
@@ -74,6 +79,9 @@ describe("Redis Cluster failover under load: kill -9 of the primary that owns a 
     const otherShards: number[] = [];
     for (const chat of CHATS) if ((await shardOf(keySlot(keys.messageCounter(token, chat)))).primary !== victim) otherShards.push(chat);
     const victimPid = await nodePid(victim);
+    const subscriber = await WsClient.connect(servers[1]!.ws);
+    const since = await new Api(servers[0]!.origin).get(`/api/v1/applications/${token}/chats/${HOT}`);
+    assert.equal((await subscriber.request({ op: "subscribe", app: token, chat: HOT, since: since.json.messages_count })).op, "subscribed");
     const load = new CreateLoad({ origin: servers[0]!.origin, token, chats: CHATS, rate: RATE, maxCreates: RATE * 120, maxMs: 120_000, label });
     const hotAckedSince = (since: number): number => load.results.filter((r) => r.chat === HOT && r.status === 201 && r.sentAt >= since).length;
     let lacked: string | null = null;
@@ -125,6 +133,17 @@ describe("Redis Cluster failover under load: kill -9 of the primary that owns a 
     const other = results.filter((r) => r.status !== 201 && r.status !== 503 && r.status !== null);
     assert.deepEqual(other.map((r) => [r.status, r.error]).slice(0, 5), [], "failures are 503s or no answer");
     assert.deepEqual(await durabilityProblems(db, token, label, results), []);
+
+    // Live: a marker through the other process; the hot chat's numbers reach a subscriber in order, so once it arrived, any missing number never will.
+    const marker = await new Api(servers[0]!.origin).postReady(`/api/v1/applications/${token}/chats/${HOT}/messages`, { body: `${label} marker` });
+    await subscriber.until(() => subscriber.has(token, HOT, marker.json.number), 30_000, "the marker on the live subscriber");
+    const live = subscriber.numbers(token, HOT);
+    await subscriber.close();
+    const ackedHot = results.filter((r) => r.chat === HOT && r.status === 201).map((r) => r.number!);
+    const delivered = new Set(live);
+    assert.equal(delivered.size, live.length, "no number delivered twice");
+    assert.deepEqual(ackedHot.filter((n) => !delivered.has(n)).slice(0, 10), [], "every acknowledged number delivered live");
+    for (let i = 1; i < live.length; i++) assert.ok(live[i]! > live[i - 1]!, `delivered in order: ${live[i]} after ${live[i - 1]}`);
     // The killed node comes back empty and joins as the new primary's replica, for the next test.
     await run("bash", ["scripts/services.sh", "cluster", "up"], { cwd: root, timeout: 120_000 });
     await eventually(async () => (await shardOf(slot)).replicas.includes(victim) && (await info(victim, "master_link_status")) === "up", 60_000, `node ${victim} to replicate ${heir}`);
