@@ -123,7 +123,7 @@ async function main(): Promise<void> {
     for (const batch of [1, 50]) {
       const batchSends = sends(batch);
       if (before) {
-        const oldKeys = [`${keys.prefix}epoch:2`, `${keys.prefix}{${app}}:chats`, `${keys.prefix}{${app}}:1}:n`.replace("}:1}", ":1}"), `${keys.prefix}{${app}:1}:oldlog`];
+        const oldKeys = [`${keys.prefix}epoch:2`, `${keys.prefix}{${app}}:chats`, `${keys.prefix}{${app}:1}:n`, `${keys.prefix}{${app}:1}:oldlog`];
         await node.set(oldKeys[0]!, "x");
         await node.set(oldKeys[1]!, 1);
         await node.set(oldKeys[2]!, 0);
