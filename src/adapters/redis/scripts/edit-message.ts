@@ -2,7 +2,8 @@ import { LuaScript } from "../lua-script.js";
 
 /**
  * Puts an edited entry unless the log holds a fresher one (last writer wins
- * by updatedAt, the entry's 4th field), and publishes it live (SPUBLISH on the chat's shard channel): one step.
+ * by updatedAt, the entry's 4th field), and publishes it live (SPUBLISH on
+ * the chat's shard channel): one step.
  *
  * KEYS: 1 the chat's log. ARGV: 1 number, 2 updatedAt, 3 packed entry,
  * 4 entries kept, 5 log TTL (s), 6 channel, 7 the live frame.
