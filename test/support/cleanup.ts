@@ -1,6 +1,8 @@
 import amqp from "amqplib";
 import mysql from "mysql2/promise";
+import { Cluster } from "ioredis";
 import type { RedisClient } from "../../src/adapters/redis/client.js";
+import { keySlot } from "../../src/adapters/redis/key-slot.js";
 import { primaries, redisOf } from "./redis.js";
 
 /** Removes everything one isolated run created (see isolatedEnv). */
@@ -32,17 +34,35 @@ export async function deleteIndices(node: string, pattern: string): Promise<void
   if (indices.length > 0) await fetch(`${node}/${indices.map((i) => i.index).join(",")}`, { method: "DELETE" });
 }
 
-/** The test's view of "Redis restarted empty": every key of this run is gone (on every primary of a cluster). */
+/**
+ * The test's view of "Redis restarted empty": every key of this run is gone
+ * at once — in one DEL on one server, and slot by slot on a cluster (a slot
+ * is what fails over or restarts as a whole). Deleting key by key would let
+ * a script see a slot's counter gone while its epoch marker still stands,
+ * which no restart does.
+ */
 export async function deleteRedisPrefix(redis: RedisClient, prefix: string): Promise<number> {
   let deleted = 0;
   for (const node of await primaries(redis)) {
+    const keys: string[] = [];
     let cursor = "0";
     do {
-      const [next, keys] = await node.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
+      const [next, batch] = await node.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
       cursor = next;
-      // One key per command: a cluster node refuses a DEL across slots.
-      if (keys.length) deleted += (await Promise.all(keys.map((key) => node.unlink(key)))).reduce((a, b) => a + b, 0);
+      keys.push(...batch);
     } while (cursor !== "0");
+    if (keys.length === 0) continue;
+    if (!(redis instanceof Cluster)) {
+      deleted += await node.del(...keys);
+      continue;
+    }
+    const bySlot = new Map<number, string[]>();
+    for (const key of keys) {
+      const slot = keySlot(key);
+      if (bySlot.has(slot)) bySlot.get(slot)!.push(key);
+      else bySlot.set(slot, [key]);
+    }
+    deleted += (await Promise.all([...bySlot.values()].map((slotKeys) => node.del(...slotKeys)))).reduce((a, b) => a + b, 0);
   }
   return deleted;
 }
