@@ -15,10 +15,8 @@ import type { ReadinessCheck } from "../transport/http/http-server.js";
 export interface Backends {
   store: Store;
   sequencer: Sequencer;
-  /** Writes to persist (API → write worker). */
+  /** Writes to persist and index: each published batch reaches both consumers below. */
   queue: WriteQueue;
-  /** Message writes to index (write worker → index worker). */
-  indexQueue: WriteQueue;
   chatLog: ChatLog;
   recentChats: RecentChats;
   readMarkers: RecentReadMarkers;
@@ -27,7 +25,9 @@ export interface Backends {
   search: SearchIndex;
   lock: LeaseLock;
   heartbeats: WorkerHeartbeats;
+  /** Every published batch, for the store. */
   writeConsumer(): WriteConsumer;
+  /** Every published batch again, for the search index. */
   indexConsumer(): WriteConsumer;
   readiness: ReadinessCheck[];
   close(): Promise<void>;

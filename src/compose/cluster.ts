@@ -4,6 +4,7 @@ import { MysqlStore } from "../adapters/mysql/mysql-store.js";
 import { RabbitConnection } from "../adapters/rabbitmq/rabbit-connection.js";
 import { RabbitWriteConsumer } from "../adapters/rabbitmq/rabbit-write-consumer.js";
 import { RabbitWriteQueue } from "../adapters/rabbitmq/rabbit-write-queue.js";
+import { writeTopology } from "../adapters/rabbitmq/topology.js";
 import { RedisKeys } from "../adapters/redis/keys.js";
 import { RedisBus } from "../adapters/redis/redis-bus.js";
 import { RedisWorkerHeartbeats } from "../adapters/redis/redis-heartbeats.js";
@@ -30,9 +31,8 @@ export function clusterBackends(config: Config, urls: ClusterUrls, log: Logger):
   const keys = new RedisKeys(config.redisPrefix);
   const store = new MysqlStore(urls.mysql, 20);
   const amqp = new RabbitConnection(urls.amqp);
-  const queue = new RabbitWriteQueue(amqp, config.queueName, config.publishTimeoutMs);
-  const indexQueueName = `${config.queueName}.index`;
-  const indexQueue = new RabbitWriteQueue(amqp, indexQueueName, config.publishTimeoutMs);
+  const topology = writeTopology(config.queueName);
+  const queue = new RabbitWriteQueue(amqp, topology, config.publishTimeoutMs);
   const search = new ElasticsearchSearchIndex({ node: urls.elasticsearch.toString(), alias: config.searchAlias });
   const sequencer = new RedisSequencer(redis, keys, config.idempotencyTtlSeconds);
   const consumerOptions = {
@@ -44,7 +44,6 @@ export function clusterBackends(config: Config, urls: ClusterUrls, log: Logger):
     store,
     sequencer,
     queue,
-    indexQueue,
     chatLog: new RedisChatLog(redis, keys, { keep: config.recentPerChat, ttlSeconds: config.recentTtlSeconds, idempotencyTtlSeconds: config.idempotencyTtlSeconds }),
     recentChats: new RedisRecentChats(redis, keys, config.recentPerChat, config.recentTtlSeconds),
     readMarkers: new RedisReadMarkers(redis, keys, config.recentTtlSeconds),
@@ -53,8 +52,8 @@ export function clusterBackends(config: Config, urls: ClusterUrls, log: Logger):
     search,
     lock: new RedisLeaseLock(redis, keys),
     heartbeats: new RedisWorkerHeartbeats(redis, keys),
-    writeConsumer: () => new RabbitWriteConsumer(amqp, config.queueName, consumerOptions),
-    indexConsumer: () => new RabbitWriteConsumer(amqp, indexQueueName, consumerOptions),
+    writeConsumer: () => new RabbitWriteConsumer(amqp, topology, "persist", consumerOptions),
+    indexConsumer: () => new RabbitWriteConsumer(amqp, topology, "index", consumerOptions),
     readiness: [
       { name: "mysql", check: () => store.ping() },
       { name: "redis", check: () => sequencer.ping() },
@@ -62,7 +61,7 @@ export function clusterBackends(config: Config, urls: ClusterUrls, log: Logger):
       { name: "elasticsearch", check: () => search.ping() },
     ],
     async close() {
-      await Promise.allSettled([queue.close(), indexQueue.close()]);
+      await queue.close();
       await Promise.allSettled([amqp.close(), store.close(), search.close()]);
       subscriber.disconnect();
       redis.disconnect();

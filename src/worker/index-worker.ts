@@ -2,7 +2,8 @@ import { UnavailableError } from "../domain/errors.js";
 import { PoisonBatchError, type WriteConsumer } from "../ports/queue.js";
 import type { SearchIndex } from "../ports/search.js";
 
-/** Bulk-indexes message writes. A batch the index could not take for now is
+/** Bulk-indexes the message writes of every published batch (it gets the same
+ * batches as the write worker, from its own queue). A batch the index could not take for now is
  * retried; one it rejected for good goes to the dead-letter queue. The index
  * is ensured on the first batch, inside that retry, so a worker starts (and
  * persists to MySQL) while Elasticsearch is away. */

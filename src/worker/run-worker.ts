@@ -15,7 +15,7 @@ export interface RunningWorker {
 /** The worker role: persistence, indexing and count reconciliation. */
 export async function startWorker(config: Config, backends: Backends, log: Logger): Promise<RunningWorker> {
   const metrics = new WorkerMetrics();
-  const writes = new WriteWorker(backends.writeConsumer(), backends.store, backends.indexQueue, backends.heartbeats, `${hostname()}-${process.pid}`, log, metrics);
+  const writes = new WriteWorker(backends.writeConsumer(), backends.store, backends.heartbeats, `${hostname()}-${process.pid}`, log, metrics);
   const index = new IndexWorker(backends.indexConsumer(), backends.search);
   const reconciler = new CountReconciler(backends.store, backends.lock, config.reconcileIntervalMs, log);
   await writes.start();

@@ -1,16 +1,16 @@
 import type { WriteEvent } from "../domain/types.js";
 import type { WorkerHeartbeats } from "../ports/heartbeats.js";
 import type { WorkerObserver } from "../ports/worker-observer.js";
-import type { WriteConsumer, WriteQueue } from "../ports/queue.js";
+import type { WriteConsumer } from "../ports/queue.js";
 import type { Store } from "../ports/store.js";
 import type { Logger } from "../log.js";
 
 const HEARTBEAT_MS = 250;
 
 /**
- * Persists write batches to the store, then hands message writes to the index
- * queue; the batch is acked only after both. Indexing runs from its own queue
- * so a search outage never holds back MySQL.
+ * Persists write batches to the store and acks them once applied. The same
+ * batches reach the index worker through its own queue (one publish feeds
+ * both), so a search outage never holds back MySQL.
  */
 export class WriteWorker {
   private beat: NodeJS.Timeout | null = null;
@@ -18,7 +18,6 @@ export class WriteWorker {
   constructor(
     private readonly consumer: WriteConsumer,
     private readonly store: Store,
-    private readonly indexQueue: WriteQueue,
     private readonly heartbeats: WorkerHeartbeats,
     private readonly workerId: string,
     private readonly log: Logger,
@@ -53,8 +52,6 @@ export class WriteWorker {
       this.log.error({ events: rejected.length }, "writes for an unknown application were dead-lettered");
     }
     this.observer.persisted(batch, Date.now());
-    const messages = batch.filter((e) => e.kind === "message" || e.kind === "message_deleted");
-    if (messages.length > 0) await this.indexQueue.publish(messages);
     this.log.debug({ events: batch.length, ms: Math.round(performance.now() - started) }, "batch persisted");
   }
 }

@@ -13,6 +13,7 @@ import { MysqlStore } from "../../src/adapters/mysql/mysql-store.js";
 import { RabbitConnection } from "../../src/adapters/rabbitmq/rabbit-connection.js";
 import { RabbitWriteConsumer } from "../../src/adapters/rabbitmq/rabbit-write-consumer.js";
 import { RabbitWriteQueue } from "../../src/adapters/rabbitmq/rabbit-write-queue.js";
+import { writeTopology } from "../../src/adapters/rabbitmq/topology.js";
 import { RedisKeys } from "../../src/adapters/redis/keys.js";
 import { RedisBus } from "../../src/adapters/redis/redis-bus.js";
 import { RedisChatLog } from "../../src/adapters/redis/redis-chat-log.js";
@@ -22,7 +23,7 @@ import { RedisPresence } from "../../src/adapters/redis/redis-presence.js";
 import { RedisReadMarkers } from "../../src/adapters/redis/redis-read-markers.js";
 import { RedisRecentChats } from "../../src/adapters/redis/redis-recent-chats.js";
 import { RedisSequencer } from "../../src/adapters/redis/redis-sequencer.js";
-import { cleanupRun, deleteIndices, deleteRedisPrefix } from "../support/cleanup.js";
+import { cleanupRun, deleteIndices, deleteRedisPrefix, deleteWriteTopology } from "../support/cleanup.js";
 import { busContract } from "../support/contract-bus.js";
 import { chatLogContract } from "../support/contract-chat-log.js";
 import { heartbeatsContract } from "../support/contract-heartbeats.js";
@@ -103,18 +104,19 @@ chatLogContract("redis", async () => {
 
 queueContract("rabbitmq", async () => {
   const connection = new RabbitConnection(new URL(env.AMQP_URL!));
-  const name = `${env.QUEUE_NAME}${unique()}`;
-  const queue = new RabbitWriteQueue(connection, name, 5000);
-  const consumer = new RabbitWriteConsumer(connection, name, { prefetch: 10, batchMs: 5, onError: () => undefined });
+  const topology = writeTopology(`${env.QUEUE_NAME}${unique()}`);
+  const queue = new RabbitWriteQueue(connection, topology, 5000);
+  const options = { prefetch: 10, batchMs: 5, onError: () => undefined };
+  const consumer = new RabbitWriteConsumer(connection, topology, "persist", options);
+  const indexConsumer = new RabbitWriteConsumer(connection, topology, "index", options);
   return {
     queue,
     consumer,
+    indexConsumer,
     cleanup: async () => {
-      await consumer.close();
+      await Promise.all([consumer.close(), indexConsumer.close()]);
       await queue.close();
-      const channel = await connection.confirmChannel();
-      await channel.deleteQueue(name);
-      await channel.deleteQueue(`${name}.dead`);
+      await deleteWriteTopology(await connection.confirmChannel(), topology);
       await connection.close();
     },
   };

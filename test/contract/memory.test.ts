@@ -45,13 +45,16 @@ sequencerContract("memory", async () => {
 
 queueContract("memory", async () => {
   const broker = new MemoryBroker();
-  const queue = new MemoryWriteQueue(broker);
+  const indexing = new MemoryBroker();
+  const queue = new MemoryWriteQueue(broker, indexing);
   const consumer = new MemoryWriteConsumer(broker, { minBackoffMs: 5 });
+  const indexConsumer = new MemoryWriteConsumer(indexing, { minBackoffMs: 5 });
   return {
     queue,
     consumer,
+    indexConsumer,
     cleanup: async () => {
-      await consumer.close();
+      await Promise.all([consumer.close(), indexConsumer.close()]);
       await queue.close();
     },
   };

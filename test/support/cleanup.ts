@@ -1,6 +1,7 @@
-import amqp from "amqplib";
+import amqp, { type Channel } from "amqplib";
 import { Redis } from "ioredis";
 import mysql from "mysql2/promise";
+import { writeTopology, type WriteTopology } from "../../src/adapters/rabbitmq/topology.js";
 
 /** Removes everything one isolated run created (see isolatedEnv). */
 export async function cleanupRun(env: Record<string, string>): Promise<void> {
@@ -16,11 +17,19 @@ export async function cleanupRun(env: Record<string, string>): Promise<void> {
   redis.disconnect();
 
   const connection = await amqp.connect(env.AMQP_URL!);
-  const channel = await connection.createChannel();
-  for (const q of [env.QUEUE_NAME!, `${env.QUEUE_NAME}.dead`, `${env.QUEUE_NAME}.index`, `${env.QUEUE_NAME}.index.dead`]) await channel.deleteQueue(q);
+  await deleteWriteTopology(await connection.createChannel(), writeTopology(env.QUEUE_NAME!));
   await connection.close();
 
   await deleteIndices(env.ELASTICSEARCH_URL!, `${env.SEARCH_ALIAS}*`);
+}
+
+/** The write exchange, its queues and their dead-letter queues (src/adapters/rabbitmq/topology.ts). */
+export async function deleteWriteTopology(channel: Channel, topology: WriteTopology): Promise<void> {
+  for (const q of [topology.persist, topology.index]) {
+    await channel.deleteQueue(q);
+    await channel.deleteQueue(`${q}.dead`);
+  }
+  await channel.deleteExchange(topology.exchange);
 }
 
 /** Deletes indices by name (Elasticsearch refuses wildcard deletes by default). */

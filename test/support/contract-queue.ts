@@ -1,7 +1,8 @@
 // Contract of the WriteQueue and WriteConsumer ports (src/ports/queue.ts).
 //
-// The factory returns a publisher and a not-yet-started consumer on one queue
-// of their own (a fresh queue name per call). A consumer may hand several
+// The factory returns a publisher and two not-yet-started consumers of their
+// own (fresh names per call): the persisting one (`consumer`, the one
+// backlog() counts) and the indexing one, which gets every batch as well. A consumer may hand several
 // published batches to one handler call (prefetch batching), so delivery is
 // checked on the concatenation of handled events, which must equal the
 // concatenation of published events.
@@ -15,6 +16,7 @@ import { eventually, gate, newToken, using, waitFor, type Cleanup } from "./cont
 export interface QueueFixture extends Cleanup {
   queue: WriteQueue;
   consumer: WriteConsumer;
+  indexConsumer: WriteConsumer;
 }
 
 const T0 = 1_700_000_000_000;
@@ -134,6 +136,36 @@ export function queueContract(name: string, make: () => Promise<QueueFixture>): 
           assert.equal(consumer.inFlight(), 0);
           assert.equal((await queue.backlog()).waiting, 0);
         });
+      }));
+
+    it("hands every published batch to both consumers, each at its own pace", () =>
+      using(make, async ({ queue, consumer, indexConsumer }) => {
+        const published = batches(8);
+        const all = published.flat();
+        const persisted: WriteEvent[] = [];
+        const indexed: WriteEvent[] = [];
+        const indexing = gate();
+        await consumer.start(async (events) => {
+          persisted.push(...events);
+        });
+        await indexConsumer.start(async (events) => {
+          await indexing.promise;
+          indexed.push(...events);
+        });
+        try {
+          for (const batch of published) await queue.publish(batch);
+          // The index side holding its batches back does not hold the persist side.
+          await waitFor(() => persisted.length >= all.length, { what: "every event persisted" });
+          await waitFor(async () => (await queue.backlog()).waiting === 0, { what: "the persist side drained" });
+          assert.equal(indexed.length, 0, "the index side is still held");
+        } finally {
+          indexing.open();
+        }
+        await waitFor(() => indexed.length >= all.length, { what: "every event indexed" });
+        assert.deepEqual(persisted, all);
+        assert.deepEqual(indexed, all);
+        await eventually(async () => assert.equal(indexConsumer.inFlight(), 0));
+        await indexConsumer.close();
       }));
 
     it("answers ping while open", () =>

@@ -39,8 +39,13 @@ export class MemoryBroker {
   /** Consumers attached (started and not closed). */
   consumers = 0;
 
+  /** No room for another batch. */
+  get full(): boolean {
+    return this.pending >= this.maxBatches;
+  }
+
   enqueue(events: WriteEvent[]): void {
-    if (this.pending >= this.maxBatches) throw new Error("write queue is full");
+    if (this.full) throw new Error("write queue is full");
     this.ready.push({ events: structuredClone(events) });
     this.notify();
   }

@@ -4,7 +4,7 @@ import { parseWriteEvents } from "../../domain/write-event-schema.js";
 import type { WriteEvent } from "../../domain/types.js";
 import { PoisonBatchError, type WriteConsumer } from "../../ports/queue.js";
 import type { RabbitConnection } from "./rabbit-connection.js";
-import { assertQueueWithDeadLetter } from "./topology.js";
+import { assertWriteTopology, type WriteTopology } from "./topology.js";
 
 export interface ConsumerOptions {
   prefetch: number;
@@ -28,12 +28,16 @@ export class RabbitWriteConsumer implements WriteConsumer {
   private handler: ((batch: WriteEvent[]) => Promise<void>) | null = null;
   private closed = false;
   private failures = 0;
+  private readonly queue: string;
 
   constructor(
     private readonly connection: RabbitConnection,
-    private readonly queue: string,
+    private readonly topology: WriteTopology,
+    role: "persist" | "index",
     private readonly options: ConsumerOptions,
-  ) {}
+  ) {
+    this.queue = topology[role];
+  }
 
   async start(handler: (batch: WriteEvent[]) => Promise<void>): Promise<void> {
     this.handler = handler;
@@ -66,7 +70,7 @@ export class RabbitWriteConsumer implements WriteConsumer {
     // A confirm channel, so dead-lettered events are durable before their batch is acked.
     const channel = await this.connection.confirmChannel();
     channel.on("error", () => undefined);
-    await assertQueueWithDeadLetter(channel, this.queue);
+    await assertWriteTopology(channel, this.topology);
     await channel.prefetch(this.options.prefetch);
     this.channel = channel;
     await channel.consume(this.queue, (message) => message && this.receive(channel, message), { noAck: false });

@@ -3,7 +3,7 @@ import { pack } from "msgpackr";
 import type { WriteEvent } from "../../domain/types.js";
 import type { Backlog, WriteQueue } from "../../ports/queue.js";
 import type { RabbitConnection } from "./rabbit-connection.js";
-import { assertQueueWithDeadLetter } from "./topology.js";
+import { assertWriteTopology, type WriteTopology } from "./topology.js";
 
 /** Most events one AMQP message carries when publishes are coalesced. */
 const MAX_EVENTS_PER_MESSAGE = 2000;
@@ -17,7 +17,9 @@ interface PendingPublish {
 }
 
 /**
- * Publishes persistent msgpack batches and resolves on the broker's confirm.
+ * Publishes persistent msgpack batches to the write exchange (see topology.ts)
+ * and resolves on the broker's confirm, which comes once every bound queue
+ * holds the message.
  * Publishes made in the same event-loop turn (one per chat that flushed) are
  * coalesced into one AMQP message, so the broker's work grows with turns, not
  * with chats; each caller still resolves only on that message's confirm.
@@ -28,7 +30,7 @@ export class RabbitWriteQueue implements WriteQueue {
 
   constructor(
     private readonly connection: RabbitConnection,
-    private readonly queue: string,
+    private readonly topology: WriteTopology,
     private readonly confirmTimeoutMs: number,
   ) {
     connection.onBroken(() => {
@@ -83,7 +85,7 @@ export class RabbitWriteQueue implements WriteQueue {
     const timer = setTimeout(() => settle(new Error("publish confirm timed out")), Math.max(0, Math.min(...group.map((p) => p.deadline)) - Date.now()));
     const body = pack(group.length === 1 ? group[0]!.events : group.flatMap((p) => p.events));
     try {
-      channel.sendToQueue(this.queue, body, { persistent: true, contentType: "application/msgpack" }, (err) =>
+      channel.publish(this.topology.exchange, "", body, { persistent: true, contentType: "application/msgpack" }, (err) =>
         settle(err ? (err instanceof Error ? err : new Error("publish nacked by broker")) : null),
       );
     } catch (err) {
@@ -93,7 +95,7 @@ export class RabbitWriteQueue implements WriteQueue {
 
   async backlog(): Promise<Backlog> {
     const channel = await this.open();
-    const { messageCount, consumerCount } = await channel.checkQueue(this.queue);
+    const { messageCount, consumerCount } = await channel.checkQueue(this.topology.persist);
     return { waiting: messageCount, consumers: consumerCount };
   }
 
@@ -115,7 +117,8 @@ export class RabbitWriteQueue implements WriteQueue {
         channel.on("close", () => {
           this.channel = null;
         });
-        await assertQueueWithDeadLetter(channel, this.queue);
+        // Before the first publish: a fanout exchange drops (and still confirms) what no queue is bound to take.
+        await assertWriteTopology(channel, this.topology);
         return channel;
       })
       .catch((err: unknown) => {
