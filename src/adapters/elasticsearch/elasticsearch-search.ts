@@ -11,6 +11,8 @@ import type { SearchIndex } from "../../ports/search.js";
 import { messageFields, messageIndexDefinition, type IndexShape, type MessageDocument } from "./mapping.js";
 import { buildQuery } from "./query.js";
 import {
+  aliasExists,
+  BULK_FILTER_PATH,
   bulkFailures,
   bulkOperations,
   buildingAlias,
@@ -58,7 +60,7 @@ export class ElasticsearchSearchIndex implements SearchIndex {
 
   async ensure(): Promise<void> {
     try {
-      if (await this.client.indices.existsAlias({ name: this.alias })) {
+      if (await aliasExists(this.client, this.alias)) {
         // An index an older version made lacks the fields added since; adding fields is allowed in place.
         await this.client.indices.putMapping({ index: this.alias, properties: messageFields() });
         return;
@@ -72,7 +74,7 @@ export class ElasticsearchSearchIndex implements SearchIndex {
       } catch (err) {
         // Several processes starting at once: one create wins, the others land here.
         if (errorType(err) !== "resource_already_exists_exception") throw err;
-        if (!(await this.client.indices.existsAlias({ name: this.alias }))) {
+        if (!(await aliasExists(this.client, this.alias))) {
           throw new Error(`index ${first} exists but alias ${this.alias} is missing: point the alias at the right index, or delete ${first}`);
         }
       }
@@ -84,7 +86,7 @@ export class ElasticsearchSearchIndex implements SearchIndex {
   /**
    * Bulk-indexes through the alias, and also through `<alias>-building` while a
    * reindex is loading a new index (see reindex.ts for why this makes the rebuild
-   * lose no write). Checking for that alias costs one HEAD per batch; it is not
+   * lose no write). Checking for that alias costs one GET per batch; it is not
    * cached, because a stale "no rebuild running" answer is exactly the race that
    * would drop a write from the new index.
    */
@@ -92,8 +94,8 @@ export class ElasticsearchSearchIndex implements SearchIndex {
     if (messages.length === 0) return;
     try {
       const building = buildingAlias(this.alias);
-      const targets = (await this.client.indices.existsAlias({ name: building })) ? [this.alias, building] : [this.alias];
-      const response = await this.client.bulk({ operations: bulkOperations(messages, targets), refresh: false });
+      const targets = (await aliasExists(this.client, building)) ? [this.alias, building] : [this.alias];
+      const response = await this.client.bulk({ operations: bulkOperations(messages, targets), refresh: false, filter_path: BULK_FILTER_PATH });
       // A write to the building alias that finds it gone is fine. Elasticsearch
       // resolves every item of a bulk against one cluster state, so the building
       // alias being gone means the reindex had already swapped (and this bulk's
@@ -148,7 +150,7 @@ export class ElasticsearchSearchIndex implements SearchIndex {
   async ping(): Promise<void> {
     let exists: boolean;
     try {
-      exists = await this.client.indices.existsAlias({ name: this.alias });
+      exists = await aliasExists(this.client, this.alias);
     } catch (err) {
       throw translateError(err, "ping");
     }

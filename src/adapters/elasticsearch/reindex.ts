@@ -30,6 +30,7 @@ import type { Message } from "../../domain/types.js";
 import type { MessageKey } from "../../ports/store.js";
 import { messageIndexDefinition, type IndexShape } from "./mapping.js";
 import {
+  BULK_FILTER_PATH,
   BulkIndexError,
   aliasTargets,
   buildingAlias,
@@ -167,7 +168,7 @@ async function loadPage(client: Client, target: string, page: Message[], maxAtte
   let todo = page.map((message, position) => ({ message, position }));
   let failures: ItemFailure[] = [];
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-    const response = await client.bulk({ operations: bulkOperations(todo.map((t) => t.message), [target]), refresh: false });
+    const response = await client.bulk({ operations: bulkOperations(todo.map((t) => t.message), [target]), refresh: false, filter_path: BULK_FILTER_PATH });
     // Positions relative to the page, not to this attempt's subset.
     failures = bulkFailures(response, [target]).map((f) => ({ ...f, position: todo[f.position]?.position ?? f.position }));
     if (failures.length === 0) return;

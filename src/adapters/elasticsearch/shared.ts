@@ -82,6 +82,14 @@ export function bulkOperations(messages: readonly Message[], targets: readonly s
  */
 export const TOMBSTONE_VERSION = 2 ** 62;
 
+/**
+ * What `bulkFailures` reads of a bulk response, and all Elasticsearch sends
+ * back: a full item (`_index`, `_id`, `_version`, `result`, `_shards`, …) is
+ * ~200 bytes per document to serialize on one side and parse on the other.
+ * Every item keeps its `status`, so positions still line up with the request.
+ */
+export const BULK_FILTER_PATH = ["errors", "items.*.status", "items.*.error.type"];
+
 export interface ItemFailure {
   /** Position of the message in the batch passed in (not an id). */
   position: number;
@@ -190,6 +198,18 @@ export function translateError(err: unknown, action: string): unknown {
   if (err instanceof DomainError) return err;
   if (isUnavailable(err)) return withCause(new UnavailableError(`search is unavailable (${action} failed)`), err);
   return err;
+}
+
+/**
+ * Whether an alias exists, by GET rather than `indices.existsAlias`: every HEAD
+ * request made this client open a new TCP connection (measured: 50 calls, 49
+ * connections; a GET reuses one). The indexer asks once per batch, so a HEAD
+ * cost a connect and a teardown on both sides each time. A 404 is an answer
+ * here, not an exception, so the common case builds no error.
+ */
+export async function aliasExists(client: Client, name: string): Promise<boolean> {
+  const { statusCode } = await client.indices.getAlias({ name }, { ignore: [404], meta: true });
+  return statusCode === 200;
 }
 
 export async function aliasTargets(client: Client, alias: string): Promise<string[]> {
