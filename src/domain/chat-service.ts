@@ -7,7 +7,7 @@ import type { ChatCreate, Numbered, Sequencer } from "../ports/sequencer.js";
 import type { Store } from "../ports/store.js";
 import { KeyedBatcher } from "./batcher.js";
 import { ANONYMOUS, type Actor } from "./access-control.js";
-import { DomainError, UnavailableError, forbidden, notFound } from "./errors.js";
+import { DomainError, UnavailableError, forbidden, notFound, tooManyCreates } from "./errors.js";
 import { fresher, mergePages } from "./merge.js";
 import { publishWrites } from "./publish-writes.js";
 import type { CounterRecovery } from "./recovery.js";
@@ -222,9 +222,14 @@ export class ChatService {
 
   // --- batched write path
 
+  /** False once creates in flight reach the bound: a transport may refuse a create before reading it. */
+  acceptingCreates(): boolean {
+    return this.inflight < this.deps.maxInflightCreates;
+  }
+
   /** Admission control: a create past the bound never queues; it is refused before any work. */
   private async tracked<T>(create: () => Promise<T>): Promise<T> {
-    if (this.inflight >= this.deps.maxInflightCreates) throw new UnavailableError("too many creates in flight; retry shortly", 1);
+    if (!this.acceptingCreates()) throw tooManyCreates();
     this.inflight++;
     this.deps.observer.inflight(1);
     try {

@@ -56,3 +56,6 @@ export class UnavailableError extends DomainError {
     super("unavailable", message);
   }
 }
+
+/** Admission control refused a create: MAX_INFLIGHT_CREATES are in flight. */
+export const tooManyCreates = (): UnavailableError => new UnavailableError("too many creates in flight; retry shortly", 1);

@@ -36,6 +36,15 @@ export function readBody(res: HttpResponse, limit: number): Promise<Buffer> {
   });
 }
 
+/** Reads a body to its end and keeps none of it (a request refused before its body mattered). */
+export function discardBody(res: HttpResponse): Promise<void> {
+  return new Promise((resolve) => {
+    res.onData((_chunk, isLast) => {
+      if (isLast) resolve();
+    });
+  });
+}
+
 /** JSON, or form-encoded for older clients; anything else is 415. */
 export function parseBody(raw: Buffer, contentType: string): unknown {
   const type = contentType.split(";")[0]!.trim().toLowerCase();

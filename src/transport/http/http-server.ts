@@ -4,12 +4,12 @@ import type { ChatService } from "../../domain/chat-service.js";
 import type { AccessControl } from "../../domain/access-control.js";
 import type { PresenceService } from "../../domain/presence-service.js";
 import type { ReadMarkerService } from "../../domain/read-marker-service.js";
-import { CredentialRefused, DomainError, UnavailableError } from "../../domain/errors.js";
+import { CredentialRefused, DomainError, tooManyCreates, UnavailableError } from "../../domain/errors.js";
 import { limits } from "../../domain/limits.js";
 import type { RateLimiter } from "../../domain/rate-limiter.js";
 import type { Logger } from "../../log.js";
 import type { OriginPolicy } from "../origin-policy.js";
-import { DISCARD_MAX_BYTES, parseBody, readBody } from "./body.js";
+import { DISCARD_MAX_BYTES, discardBody, parseBody, readBody } from "./body.js";
 import { buildOpenApi } from "./openapi.js";
 import { Router } from "./router.js";
 import type { RequestObserver, ResponseDone } from "./response-observer.js";
@@ -194,13 +194,22 @@ export function mountHttp(app: TemplatedApp, deps: HttpDeps): HttpServer {
       // Too much to read and drop first (see readBody): answer now, even if a reset may cost the client the answer.
       return ex.fail(new DomainError("payload_too_large", `the request body must be at most ${limits.requestMaxBytes} bytes`), { close: "now" });
     }
-    if (route.rateLimited) {
+    if (route.creates) {
       const wait = deps.rateLimiter.take(params.token ?? "");
       if (wait > 0) return ex.fail(new DomainError("rate_limited", "too many creates for this application"), { retryAfter: wait });
     }
 
     ex.async();
+    // Past the bound, refuse before the body is parsed and validated or the
+    // credential checked, so a refusal costs a fraction of an acceptance and
+    // the process keeps up with refusing under overload. The domain's own
+    // check stays the authority for creates admitted here.
+    const refused = route.creates && !deps.service.acceptingCreates();
     const run = async (): Promise<void> => {
+      if (refused) {
+        await discardBody(res); // read to its end, so the connection stays usable
+        throw tooManyCreates();
+      }
       if (hasBody) request.body = parseBody(await readBody(res, limits.requestMaxBytes), contentType);
       const result = await route.handle(request);
       ex.send(result.status, JSON.stringify(result.body));

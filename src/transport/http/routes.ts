@@ -37,8 +37,8 @@ export interface Route {
   response: string;
   bodySchema?: JSONSchemaType<unknown>;
   querySchema?: JSONSchemaType<unknown>;
-  /** Creates consume the per-token rate limit. */
-  rateLimited?: boolean;
+  /** A create: it consumes the per-token rate limit and passes admission control. */
+  creates?: boolean;
   handle(request: RouteRequest): Promise<RouteResult>;
 }
 
@@ -65,7 +65,7 @@ export function buildRoutes({ service, access, readMarkers, presence, checkAdmin
   const add = <B, Q>(
     method: Method | Method[],
     path: string,
-    meta: { summary: string; status?: number; response: string; body?: JSONSchemaType<B>; query?: JSONSchemaType<Q>; rateLimited?: boolean },
+    meta: { summary: string; status?: number; response: string; body?: JSONSchemaType<B>; query?: JSONSchemaType<Q>; creates?: boolean },
     handler: (p: Record<string, string>, body: B, query: Q, request: RouteRequest) => Promise<unknown>,
   ): void => {
     const validateBody: Validator<B> | null = meta.body ? bodyValidator(meta.body) : null;
@@ -80,7 +80,7 @@ export function buildRoutes({ service, access, readMarkers, presence, checkAdmin
         response: meta.response,
         bodySchema: meta.body as JSONSchemaType<unknown> | undefined,
         querySchema: meta.query as JSONSchemaType<unknown> | undefined,
-        rateLimited: meta.rateLimited,
+        creates: meta.creates,
         async handle(request) {
           const body = validateBody ? validateBody(request.body) : (undefined as B);
           const query = validateQuery ? validateQuery({ ...request.query }) : (undefined as Q);
@@ -130,7 +130,7 @@ export function buildRoutes({ service, access, readMarkers, presence, checkAdmin
     return { secret: await access.rotateSecret(p.token!, bearerToken(r.authorization), isAdmin(r.authorization)) };
   });
 
-  add("POST", `${apps}/:token/chats`, { summary: "Create a chat (201; 200 for a repeated Idempotency-Key)", status: 201, response: "Chat", body: schemas.optionalNameBody, rateLimited: true }, async (p, b, _q, r) => {
+  add("POST", `${apps}/:token/chats`, { summary: "Create a chat (201; 200 for a repeated Idempotency-Key)", status: 201, response: "Chat", body: schemas.optionalNameBody, creates: true }, async (p, b, _q, r) => {
     await actorOf(r, p.token!, null);
     return answerCreate(await service.createChat(p.token!, checkName(b.name) ?? null, idempotencyKey(r)), chatJson);
   });
@@ -162,7 +162,7 @@ export function buildRoutes({ service, access, readMarkers, presence, checkAdmin
     return readStateJson(await readMarkers.mark(p.token!, num(p.chat), userOf(actor, "a read marker"), b.number));
   });
 
-  add("POST", `${chat}/messages`, { summary: "Send a message (201; 200 for a repeated Idempotency-Key); sender is the user token's user", status: 201, response: "Message", body: schemas.messageBody, rateLimited: true }, async (p, b, _q, r) => {
+  add("POST", `${chat}/messages`, { summary: "Send a message (201; 200 for a repeated Idempotency-Key); sender is the user token's user", status: 201, response: "Message", body: schemas.messageBody, creates: true }, async (p, b, _q, r) => {
     const actor = await actorOf(r, p.token!, num(p.chat));
     return answerCreate(await service.createMessage(p.token!, num(p.chat), checkBodyBytes(b.body), idempotencyKey(r), actor.user), messageJson);
   });
