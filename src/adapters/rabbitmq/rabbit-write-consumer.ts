@@ -124,7 +124,11 @@ export class RabbitWriteConsumer implements WriteConsumer {
         try {
           await this.handler(batch.flatMap((b) => b.events));
           this.failures = 0;
-          for (const { message } of batch) channel.ack(message);
+          // One frame for the whole batch (an ack each was a socket write each):
+          // it settles every delivery up to the last one's tag, and the batch
+          // holds every unsettled delivery of this channel below that tag —
+          // later ones arrived after it was cut, undecodable ones were nacked.
+          channel.ack(batch[batch.length - 1]!.message, true);
           return;
         } catch (err) {
           this.options.onError(err);
