@@ -5,6 +5,12 @@ import type { RequestObserver, ResponseDone } from "../transport/http/response-o
 /** Any other method is counted as "other": a client could otherwise mint label values. */
 const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
 
+interface RouteSeries {
+  duration: Histogram.Internal<"method" | "route">;
+  /** By status code. */
+  answered: Map<number, Counter.Internal>;
+}
+
 /** Where the WebSocket numbers come from at scrape time. */
 export interface RealtimeGauges {
   connections(): number;
@@ -24,6 +30,7 @@ export class ApiMetrics implements RequestObserver, CreateObserver {
   private readonly batchSize: Histogram;
   private readonly inflightCreates: Gauge;
   private readonly numberingRecovering: Gauge;
+  private readonly series = new Map<string, RouteSeries>();
 
   constructor(realtime: RealtimeGauges) {
     const registers = [this.registry];
@@ -68,11 +75,22 @@ export class ApiMetrics implements RequestObserver, CreateObserver {
 
   started(requestMethod: string, route: string): ResponseDone {
     const method = METHODS.has(requestMethod) ? requestMethod : "other";
-    const stop = this.duration.startTimer({ method, route });
+    const series = this.seriesOf(method, route);
+    const start = process.hrtime.bigint();
     return (status) => {
-      stop();
-      this.requests.inc({ method, route, status: String(status) });
+      series.duration.observe(Number(process.hrtime.bigint() - start) / 1e9);
+      let answered = series.answered.get(status);
+      if (!answered) series.answered.set(status, (answered = this.requests.labels(method, route, String(status))));
+      answered.inc();
     };
+  }
+
+  /** The label children of one method and route, made once: prom-client hashes a label object on every call otherwise. */
+  private seriesOf(method: string, route: string): RouteSeries {
+    const key = `${method} ${route}`;
+    let series = this.series.get(key);
+    if (!series) this.series.set(key, (series = { duration: this.duration.labels(method, route), answered: new Map() }));
+    return series;
   }
 
   messagesCreated(count: number): void {
