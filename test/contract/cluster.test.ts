@@ -107,15 +107,11 @@ queueContract("rabbitmq", async () => {
   const topology = writeTopology(`${env.QUEUE_NAME}${unique()}`);
   const queue = new RabbitWriteQueue(connection, topology, 5000);
   const options = { prefetch: 10, batchMs: 5, onError: () => undefined };
-  const consumer = new RabbitWriteConsumer(connection, topology, "persist", options);
-  const indexConsumer = new RabbitWriteConsumer(connection, topology, "index", options);
   return {
     queue,
-    consumer,
-    indexConsumer,
+    consumer: new RabbitWriteConsumer(connection, topology, "persist", options),
+    indexConsumer: new RabbitWriteConsumer(connection, topology, "index", options),
     cleanup: async () => {
-      await Promise.all([consumer.close(), indexConsumer.close()]);
-      await queue.close();
       await deleteWriteTopology(await connection.confirmChannel(), topology);
       await connection.close();
     },

@@ -46,17 +46,11 @@ sequencerContract("memory", async () => {
 queueContract("memory", async () => {
   const broker = new MemoryBroker();
   const indexing = new MemoryBroker();
-  const queue = new MemoryWriteQueue(broker, indexing);
-  const consumer = new MemoryWriteConsumer(broker, { minBackoffMs: 5 });
-  const indexConsumer = new MemoryWriteConsumer(indexing, { minBackoffMs: 5 });
   return {
-    queue,
-    consumer,
-    indexConsumer,
-    cleanup: async () => {
-      await Promise.all([consumer.close(), indexConsumer.close()]);
-      await queue.close();
-    },
+    queue: new MemoryWriteQueue(broker, indexing),
+    consumer: new MemoryWriteConsumer(broker, { minBackoffMs: 5 }),
+    indexConsumer: new MemoryWriteConsumer(indexing, { minBackoffMs: 5 }),
+    cleanup: nothing,
   };
 });
 

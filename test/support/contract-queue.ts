@@ -2,7 +2,8 @@
 //
 // The factory returns a publisher and two not-yet-started consumers of their
 // own (fresh names per call): the persisting one (`consumer`, the one
-// backlog() counts) and the indexing one, which gets every batch as well. A consumer may hand several
+// backlog() counts) and the indexing one, which gets every batch as well.
+// The contract closes all three; the fixture's cleanup removes the rest. A consumer may hand several
 // published batches to one handler call (prefetch batching), so delivery is
 // checked on the concatenation of handled events, which must equal the
 // concatenation of published events.
@@ -36,7 +37,19 @@ function batches(count: number): WriteEvent[][] {
 const label = (e: WriteEvent): string =>
   e.kind === "chat" ? `chat ${e.chat.number}` : e.kind === "read_marker" ? `read ${e.marker.chat}/${e.marker.user}` : `${e.message.chat}/${e.message.number}`;
 
-export function queueContract(name: string, make: () => Promise<QueueFixture>): void {
+export function queueContract(name: string, makeFixture: () => Promise<QueueFixture>): void {
+  // The contract closes what it was given; a fixture's own cleanup only removes backend state.
+  const make = async (): Promise<QueueFixture> => {
+    const fixture = await makeFixture();
+    return {
+      ...fixture,
+      cleanup: async () => {
+        await Promise.all([fixture.consumer.close(), fixture.indexConsumer.close()]);
+        await fixture.queue.close();
+        await fixture.cleanup();
+      },
+    };
+  };
   describe(`WriteQueue/WriteConsumer contract: ${name}`, () => {
     it("delivers every published batch exactly once, in publish order", () =>
       using(make, async ({ queue, consumer }) => {
@@ -165,7 +178,6 @@ export function queueContract(name: string, make: () => Promise<QueueFixture>): 
         assert.deepEqual(persisted, all);
         assert.deepEqual(indexed, all);
         await eventually(async () => assert.equal(indexConsumer.inFlight(), 0));
-        await indexConsumer.close();
       }));
 
     it("answers ping while open", () =>
