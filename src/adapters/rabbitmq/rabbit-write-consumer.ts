@@ -66,7 +66,7 @@ export class RabbitWriteConsumer implements WriteConsumer {
     // A confirm channel, so dead-lettered events are durable before their batch is acked.
     const channel = await this.connection.confirmChannel();
     channel.on("error", () => undefined);
-    await assertQueueWithDeadLetter(channel, this.queue);
+    await assertQueueWithDeadLetter(channel, this.queue, this.connection.queueType);
     await channel.prefetch(this.options.prefetch);
     this.channel = channel;
     await channel.consume(this.queue, (message) => message && this.receive(channel, message), { noAck: false });

@@ -115,7 +115,7 @@ export class RabbitWriteQueue implements WriteQueue {
         channel.on("close", () => {
           this.channel = null;
         });
-        await assertQueueWithDeadLetter(channel, this.queue);
+        await assertQueueWithDeadLetter(channel, this.queue, this.connection.queueType);
         return channel;
       })
       .catch((err: unknown) => {

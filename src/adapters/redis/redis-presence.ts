@@ -1,6 +1,6 @@
-import type { Redis } from "ioredis";
 import type { User } from "../../domain/user.js";
 import type { Presence } from "../../ports/presence.js";
+import type { RedisClient } from "./client.js";
 import type { RedisKeys } from "./keys.js";
 import { LuaScript } from "./lua-script.js";
 
@@ -112,7 +112,7 @@ return out
 
 export class RedisPresence implements Presence {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
   ) {}
 

@@ -1,5 +1,5 @@
-import type { Redis } from "ioredis";
 import type { RecentReadMarkers } from "../../ports/read-markers.js";
+import type { RedisClient } from "./client.js";
 import type { RedisKeys } from "./keys.js";
 import { LuaScript } from "./lua-script.js";
 
@@ -18,7 +18,7 @@ return current
 /** One hash per chat (user id → number) under the chat's hash tag, expiring `ttlSeconds` after its last move. */
 export class RedisReadMarkers implements RecentReadMarkers {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
     private readonly ttlSeconds: number,
   ) {}
