@@ -110,6 +110,11 @@ end
 return out
 `);
 
+/**
+ * Presence per chat in the chat's slot (both keys share its hash tag).
+ * Outside the epoch fence: it takes no number, and what a failover loses
+ * comes back with every process's next refresh.
+ */
 export class RedisPresence implements Presence {
   constructor(
     private readonly redis: RedisClient,

@@ -15,7 +15,12 @@ redis.call('EXPIRE', KEYS[1], ARGV[3])
 return current
 `);
 
-/** One hash per chat (user id → number) under the chat's hash tag, expiring `ttlSeconds` after its last move. */
+/**
+ * One hash per chat (user id → number) under the chat's hash tag, expiring
+ * `ttlSeconds` after its last move. Outside the epoch fence: a marker takes
+ * no number, and the marker read is the greater of this and MySQL's, so one
+ * lost in a failover reads back from MySQL (docs/DESIGN.md, Redis Cluster).
+ */
 export class RedisReadMarkers implements RecentReadMarkers {
   constructor(
     private readonly redis: RedisClient,
