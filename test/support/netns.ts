@@ -168,12 +168,25 @@ export class NetnsHosts {
         ({ stdout }) => stdout.split("\n").filter(Boolean).map(Number),
         () => [],
       );
-      for (const pid of pids) process.kill(pid, "SIGKILL");
+      for (const pid of pids) killIfAlive(pid);
     }
     for (const r of this.relays) r.kill("SIGKILL");
     for (const host of this.hosts) await ip("netns", "del", host.ns).catch(() => undefined);
     await ip("link", "del", this.bridge).catch(() => undefined);
     rmSync(this.pidFile, { force: true });
-    process.kill(-this.deadMan.pid!, "SIGKILL");
+    killIfAlive(-this.deadMan.pid!);
+  }
+}
+
+/**
+ * SIGKILL to a pid (or, negative, a process group) that may have exited
+ * since it was listed: `ip netns pids` lists processes on their way out too
+ * (a serve process the test just stopped), and gone is what was wanted.
+ */
+function killIfAlive(pid: number): void {
+  try {
+    process.kill(pid, "SIGKILL");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ESRCH") throw err;
   }
 }
