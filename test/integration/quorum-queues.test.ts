@@ -2,13 +2,12 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
-import mysql from "mysql2/promise";
 import { cleanupRun } from "../support/cleanup.js";
 import { CreateLoad } from "../support/create-load.js";
 import { durabilityProblems, outage } from "../support/durability.js";
-import { Api } from "../support/http.js";
-import { layouts, type Server } from "../support/layouts.js";
-import { spawnCli, type Proc } from "../support/processes.js";
+import { layouts } from "../support/layouts.js";
+import { startLoadStack, type LoadStack } from "../support/load-stack.js";
+import { spawnCli } from "../support/processes.js";
 import { RabbitStopped } from "../support/service-faults.js";
 
 // Quorum queues (AMQP_QUEUE_TYPE=quorum): every queue the deployment declares
@@ -25,23 +24,14 @@ const CHATS = [1, 2];
 describe("quorum queues: AMQP_QUEUE_TYPE=quorum under faults (real RabbitMQ)", () => {
   const layout = layouts()[0]!;
   const env = layout.env("quorum", { AMQP_QUEUE_TYPE: "quorum", PUBLISH_TIMEOUT_MS: "1000" });
-  let servers: Server[] = [];
-  let worker: Proc;
-  let token: string;
-  let db: mysql.Connection;
+  let stack: LoadStack;
 
   before(async () => {
-    ({ servers, worker } = await layout.spawn(env, 1));
-    const api = new Api(servers[0]!.origin);
-    token = (await api.post("/api/v1/applications", { name: "quorum" })).json.token;
-    for (const chat of CHATS) assert.equal((await api.postReady(`/api/v1/applications/${token}/chats`, {})).json.number, chat);
-    db = await mysql.createConnection(env.MYSQL_URL!);
+    stack = await startLoadStack(layout, env, 1, "quorum", CHATS);
   });
 
   after(async () => {
-    await Promise.all([...servers, worker].map((p) => p?.stop("SIGKILL")));
-    await layout.close();
-    await db?.end();
+    await stack?.stop();
     await cleanupRun(env);
   });
 
@@ -54,7 +44,7 @@ describe("quorum queues: AMQP_QUEUE_TYPE=quorum under faults (real RabbitMQ)", (
 
   /** A load through the API, `fault` injected once it is acknowledged; then every acknowledged message must be in MySQL once. */
   async function underLoad(label: string, fault: (load: CreateLoad) => Promise<void>): Promise<void> {
-    const load = new CreateLoad({ origin: servers[0]!.origin, token, chats: CHATS, rate: RATE, maxCreates: RATE * 120, maxMs: 120_000, label });
+    const load = new CreateLoad({ origin: stack.servers[0]!.origin, token: stack.token, chats: CHATS, rate: RATE, maxCreates: RATE * 120, maxMs: 120_000, label });
     let faultAt = 0;
     try {
       await load.until(() => load.ackedSince(0) >= RATE, 30_000, "the load to be acknowledged");
@@ -67,15 +57,15 @@ describe("quorum queues: AMQP_QUEUE_TYPE=quorum under faults (real RabbitMQ)", (
     }
     const seen = outage(load.results, faultAt);
     console.log(`# quorum queues, ${label}: ${load.summary()}; unavailable ${Math.round(seen.unavailableMs)} ms`);
-    assert.deepEqual(await durabilityProblems(db, token, label, load.results, 120_000), []);
+    assert.deepEqual(await durabilityProblems(stack.db, stack.token, label, load.results, 120_000), []);
   }
 
   it("loses no acknowledged message when the worker is killed with -9", () =>
     underLoad("worker-kill", async (load) => {
       const persisted = load.ackedSince(0);
       await load.until(() => load.ackedSince(0) >= persisted + RATE / 2, 30_000, "more acknowledged creates for the worker to hold");
-      await worker.stop("SIGKILL");
-      worker = await spawnCli("worker", env);
+      await stack.worker.stop("SIGKILL");
+      stack.worker = await spawnCli("worker", env);
     }));
 
   it("loses no acknowledged message when RabbitMQ stops and starts", () =>

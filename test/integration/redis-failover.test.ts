@@ -3,7 +3,6 @@ import { execFile } from "node:child_process";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import mysql from "mysql2/promise";
 import { keySlot } from "../../src/adapters/redis/key-slot.js";
 import { RedisKeys } from "../../src/adapters/redis/keys.js";
 import { cleanupRun } from "../support/cleanup.js";
@@ -12,8 +11,8 @@ import { CreateLoad } from "../support/create-load.js";
 import { durabilityProblems, outage } from "../support/durability.js";
 import { eventually } from "../support/env.js";
 import { Api } from "../support/http.js";
-import { layouts, type Server } from "../support/layouts.js";
-import type { Proc } from "../support/processes.js";
+import { layouts } from "../support/layouts.js";
+import { startLoadStack, type LoadStack } from "../support/load-stack.js";
 import { Frozen } from "../support/service-faults.js";
 import { WsClient } from "../support/ws-client.js";
 
@@ -48,41 +47,32 @@ describe("Redis Cluster failover under load: kill -9 of the primary that owns a 
   const layout = layouts()[1]!;
   const env = layout.env("failover", { PUBLISH_TIMEOUT_MS: "1000" });
   const keys = new RedisKeys(env.REDIS_PREFIX!);
-  let servers: Server[] = [];
-  let worker: Proc;
-  let token: string;
-  let db: mysql.Connection;
+  let stack: LoadStack;
   let primariesBefore: number[] = [];
 
   before(async () => {
     primariesBefore = (await shards()).map((s) => s.primary);
-    ({ servers, worker } = await layout.spawn(env, 2));
-    const api = new Api(servers[0]!.origin);
-    token = (await api.post("/api/v1/applications", { name: "failover" })).json.token;
-    for (const chat of CHATS) assert.equal((await api.postReady(`/api/v1/applications/${token}/chats`, {})).json.number, chat);
-    db = await mysql.createConnection(env.MYSQL_URL!);
+    stack = await startLoadStack(layout, env, 2, "failover", CHATS);
   });
 
   after(async () => {
-    await Promise.all([...servers, worker].map((p) => p?.stop("SIGKILL")));
-    await layout.close();
-    await db?.end();
+    await stack?.stop();
     await restoreCluster(primariesBefore);
     await cleanupRun(env);
   });
 
   async function failover(label: string, lagReplica: boolean): Promise<void> {
-    const slot = keySlot(keys.messageCounter(token, HOT));
+    const slot = keySlot(keys.messageCounter(stack.token, HOT));
     const shard = await shardOf(slot);
     const victim = shard.primary;
     const heir = shard.replicas[0]!;
     const otherShards: number[] = [];
-    for (const chat of CHATS) if ((await shardOf(keySlot(keys.messageCounter(token, chat)))).primary !== victim) otherShards.push(chat);
+    for (const chat of CHATS) if ((await shardOf(keySlot(keys.messageCounter(stack.token, chat)))).primary !== victim) otherShards.push(chat);
     const victimPid = await nodePid(victim);
-    const subscriber = await WsClient.connect(servers[1]!.ws);
-    const since = await new Api(servers[0]!.origin).get(`/api/v1/applications/${token}/chats/${HOT}`);
-    assert.equal((await subscriber.request({ op: "subscribe", app: token, chat: HOT, since: since.json.messages_count })).op, "subscribed");
-    const load = new CreateLoad({ origin: servers[0]!.origin, token, chats: CHATS, rate: RATE, maxCreates: RATE * 120, maxMs: 120_000, label });
+    const subscriber = await WsClient.connect(stack.servers[1]!.ws);
+    const since = await new Api(stack.servers[0]!.origin).get(`/api/v1/applications/${stack.token}/chats/${HOT}`);
+    assert.equal((await subscriber.request({ op: "subscribe", app: stack.token, chat: HOT, since: since.json.messages_count })).op, "subscribed");
+    const load = new CreateLoad({ origin: stack.servers[0]!.origin, token: stack.token, chats: CHATS, rate: RATE, maxCreates: RATE * 120, maxMs: 120_000, label });
     const hotAckedSince = (since: number): number => load.results.filter((r) => r.chat === HOT && r.status === 201 && r.sentAt >= since).length;
     let lacked: string | null = null;
     let promotedAfter = 0;
@@ -95,7 +85,7 @@ describe("Redis Cluster failover under load: kill -9 of the primary that owns a 
         // A frozen replica's kernel still takes the stream into its socket buffers (up to
         // tcp_rmem's 32 MiB here): fill them first, so what follows stays on the primary.
         await onNode(victim, async (n) => {
-          for (let i = 0; i < JUNK_MIB; i++) await n.set(`${keys.messageCounter(token, HOT)}:junk:${i}`, Buffer.alloc(1 << 20, i));
+          for (let i = 0; i < JUNK_MIB; i++) await n.set(`${keys.messageCounter(stack.token, HOT)}:junk:${i}`, Buffer.alloc(1 << 20, i));
         });
         const frozenAt = performance.now();
         await load.until(() => hotAckedSince(frozenAt) >= 30, 30_000, "creates acknowledged on the primary while its replica is frozen");
@@ -108,7 +98,7 @@ describe("Redis Cluster failover under load: kill -9 of the primary that owns a 
         // Still a replica (the election takes the node timeout): what it has is what it will serve.
         const counter = await onNode(heir, async (n) => {
           await n.call("READONLY");
-          return Number(await n.hget(keys.messageCounter(token, HOT), "n"));
+          return Number(await n.hget(keys.messageCounter(stack.token, HOT), "n"));
         });
         lacked = `the promoted replica's counter was ${counter}, ${ackedBefore - counter} below the highest acknowledged number ${ackedBefore}`;
         assert.ok(counter < ackedBefore, lacked);
@@ -132,12 +122,12 @@ describe("Redis Cluster failover under load: kill -9 of the primary that owns a 
     );
     const other = results.filter((r) => r.status !== 201 && r.status !== 503 && r.status !== null);
     assert.deepEqual(other.map((r) => [r.status, r.error]).slice(0, 5), [], "failures are 503s or no answer");
-    assert.deepEqual(await durabilityProblems(db, token, label, results), []);
+    assert.deepEqual(await durabilityProblems(stack.db, stack.token, label, results), []);
 
     // Live: a marker through the other process; the hot chat's numbers reach a subscriber in order, so once it arrived, any missing number never will.
-    const marker = await new Api(servers[0]!.origin).postReady(`/api/v1/applications/${token}/chats/${HOT}/messages`, { body: `${label} marker` });
-    await subscriber.until(() => subscriber.has(token, HOT, marker.json.number), 30_000, "the marker on the live subscriber");
-    const live = subscriber.numbers(token, HOT);
+    const marker = await new Api(stack.servers[0]!.origin).postReady(`/api/v1/applications/${stack.token}/chats/${HOT}/messages`, { body: `${label} marker` });
+    await subscriber.until(() => subscriber.has(stack.token, HOT, marker.json.number), 30_000, "the marker on the live subscriber");
+    const live = subscriber.numbers(stack.token, HOT);
     await subscriber.close();
     const ackedHot = results.filter((r) => r.chat === HOT && r.status === 201).map((r) => r.number!);
     const delivered = new Set(live);
