@@ -27,6 +27,9 @@ export function redisClients(target: RedisTarget, log: Logger): RedisClients {
     };
   } else {
     // Only primaries: a replica may lag behind what a script just wrote.
+    // Not auto-pipelined, unlike one server: the failover and sharded
+    // pub/sub tests were made and passed without it, and a pipeline caught
+    // by a failover is a case they do not cover.
     const options = { scaleReads: "master" as const, enableOfflineQueue: true, redisOptions: nodeOptions };
     clients = {
       commands: new Cluster(target.nodes, options),
