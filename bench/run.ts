@@ -1,4 +1,4 @@
-// npm run bench [-- --duration 10] [--smoke] [--only REGEX] [--targets baseline,ceiling,product[,product-nodelay]]
+// npm run bench [-- --duration 10] [--smoke] [--only REGEX] [--targets baseline,ceiling,product,product-cluster[,product-nodelay]]
 //                 [--profile] [--rate 1000,5000] [--drain-count 20000] [--chats 1000]
 //                 [--overload-duration 30] [--overload-rate R] [--overload-step 5] [--load-procs 2] [--overload-connections MAX_INFLIGHT_CREATES+1000]
 //                 [--fanout-subscribers 2000]
@@ -9,6 +9,8 @@
 //             on the local MariaDB, Redis, RabbitMQ and Elasticsearch;
 //   baseline  bench/baseline/server.ts, write-through to MySQL per create;
 //   ceiling   bench/ceiling/server.ts, the same uWS routes with no backend;
+//   product-cluster the same product stack on the local Redis Cluster (three
+//             primaries, three replicas on this machine) instead of one Redis;
 //   product-nodelay (only when asked) a second product stack with TCP_NODELAY
 //             forced on by bench/lib/nodelay-preload.mjs: an experiment.
 // --profile runs only the product (drain-spread unless --only says) with
@@ -113,8 +115,8 @@ const cfg = {
  * run with nothing to show, whatever the machine is doing.
  */
 const span = (connections: number): { durationS: number } | { amount: number } => (smoke ? { amount: 2 * connections } : { durationS: cfg.durationS });
-const targetNames = (flags.targets ?? (flags.profile ? "product" : "baseline,ceiling,product")).split(",").map((t) => t.trim()) as TargetName[];
-for (const t of targetNames) if (!["baseline", "ceiling", "product", "product-nodelay"].includes(t)) throw new Error(`unknown target ${t}`);
+const targetNames = (flags.targets ?? (flags.profile ? "product" : "baseline,ceiling,product,product-cluster")).split(",").map((t) => t.trim()) as TargetName[];
+for (const t of targetNames) if (!["baseline", "ceiling", "product", "product-nodelay", "product-cluster"].includes(t)) throw new Error(`unknown target ${t}`);
 const only = flags.only ? new RegExp(flags.only) : flags.profile ? /^drain-spread$/ : null;
 
 const log = (line: string): void => {
@@ -569,7 +571,7 @@ const scenarios: Scenario[] = [
     targets: ["ceiling", "product"],
     async run(t) {
       const measured: { window?: CpuWindow; usage?: CpuUsage } = {};
-      const services = servicePids();
+      const services = servicePids(t.redisPorts);
       const r = await runWsLoad({
         urls: t.wsUrl === t.wsUrlOther ? [t.wsUrl] : [t.wsUrl, t.wsUrlOther],
         app: t.app,
@@ -759,9 +761,19 @@ async function main(): Promise<void> {
     log(`config ${JSON.stringify({ ...cfg, smoke, targets: targetNames, only: flags.only ?? null, profile: flags.profile })}`);
     if (targetNames.includes("ceiling")) targets.set("ceiling", await startCeiling({ spreadChats: cfg.spreadChats }, log));
     if (targetNames.includes("baseline")) targets.set("baseline", await startBaseline({ spreadChats: cfg.spreadChats, seedMessages: cfg.seedMessages }, log));
-    for (const name of ["product", "product-nodelay"] as const) {
+    for (const name of ["product", "product-nodelay", "product-cluster"] as const) {
       if (!targetNames.includes(name)) continue;
-      const p = await startProduct({ spreadChats: cfg.spreadChats, seedMessages: cfg.seedMessages, profileDir: products.length === 0 ? profileDir : undefined, forceNoDelay: name === "product-nodelay", settlePollMs: smoke ? 100 : 250 }, log);
+      const p = await startProduct(
+        {
+          spreadChats: cfg.spreadChats,
+          seedMessages: cfg.seedMessages,
+          profileDir: products.length === 0 ? profileDir : undefined,
+          forceNoDelay: name === "product-nodelay",
+          redisCluster: name === "product-cluster",
+          settlePollMs: smoke ? 100 : 250,
+        },
+        log,
+      );
       targets.set(name, p);
       products.push(p);
       const s = await p.settle(cfg.settleTimeoutMs);
@@ -774,11 +786,11 @@ async function main(): Promise<void> {
     }
 
     for (const scenario of selected) {
-      for (const name of ["baseline", "ceiling", "product", "product-nodelay"] as const) {
+      for (const name of ["baseline", "ceiling", "product", "product-nodelay", "product-cluster"] as const) {
         const target = targets.get(name);
         if (!target) continue;
-        // The experiment runs wherever the product does.
-        if (!scenario.targets.includes(name === "product-nodelay" ? "product" : name)) {
+        // The product's variants run wherever the product does.
+        if (!scenario.targets.includes(name === "product-nodelay" || name === "product-cluster" ? "product" : name)) {
           rows.push({ scenario: scenario.id, target: name, status: "n/a", note: name === "baseline" ? "no WebSocket in the write-through design" : "nothing durable to drain", perSec: null, latency: null, ok: 0, non2xx: 0, errors: 0 });
           continue;
         }
@@ -799,7 +811,7 @@ async function main(): Promise<void> {
         // backlog never takes CPU from the next run (the next target, or the next scenario).
         const settled = await target.settle(cfg.settleTimeoutMs);
         // Up to the settle, so the profile keeps the worker's share of the run.
-        if (name === "product" || name === "product-nodelay") loadWindow = { startUs: loadWindow?.startUs ?? startUs, endUs: monotonicUs() };
+        if (name !== "baseline" && name !== "ceiling") loadWindow = { startUs: loadWindow?.startUs ?? startUs, endUs: monotonicUs() };
         if (settled.ms > 0) settles.push({ target: name, after: scenario.id, ...settled });
         if (!settled.settled) row.note = [row.note, `backlog of ${settled.backlog} still queued ${settled.ms} ms later`].filter(Boolean).join("; ");
         else if (settled.ms > 1000) {

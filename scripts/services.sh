@@ -7,9 +7,12 @@
 #   scripts/services.sh down         stop the Elasticsearch this script started
 #   scripts/services.sh down --all   ... and the Debian services too
 #   scripts/services.sh status       one line per service; exit 1 if any is down
+#   scripts/services.sh cluster up|down|status
+#                                    a local Redis Cluster: 3 primaries and 3 replicas
+#                                    on 127.0.0.1:7000-7005, state under .cache/redis-cluster
 #
 # Idempotent: `up` only pings services that already answer, so a second `up`
-# returns in well under a second.
+# returns in well under a second; so does a second `cluster up`.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -107,6 +110,93 @@ rabbitmq_start() { rabbitmq-server -detached; }
 mariadb_stop() { start-stop-daemon --stop --oknodo --retry 60 --exec "$MARIADB_BIN" >/dev/null; }
 redis_stop() { redis-cli -h 127.0.0.1 -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true; }
 rabbitmq_stop() { rabbitmqctl -q shutdown >/dev/null; }
+
+# --- Redis Cluster -------------------------------------------------------------
+# Debian's redis-server in cluster mode, one folder per node (nodes.conf, log,
+# pid). No persistence: a node restarted after a crash comes back empty and
+# rejoins as a replica of whoever took over its slots, which is the failure
+# the failover test wants. Timeouts are short so a failover takes seconds;
+# full coverage is not required, so one failed shard leaves the others serving.
+
+CLUSTER_PORTS=(7000 7001 7002 7003 7004 7005)
+CLUSTER_DIR=${CLUSTER_DIR:-$ROOT/.cache/redis-cluster}
+CLUSTER_NODE_TIMEOUT_MS=${CLUSTER_NODE_TIMEOUT_MS:-2000}
+
+cluster_cli() { local port=$1; shift; redis-cli -h 127.0.0.1 -p "$port" "$@"; }
+cluster_node_ok() { [[ $(cluster_cli "$1" ping 2>/dev/null) == PONG ]]; }
+cluster_info() { cluster_cli "$1" cluster info 2>/dev/null | tr -d '\r' | sed -n "s/^$2://p"; }
+# Every node answers, sees all six, and calls the cluster ok.
+cluster_ok() {
+  local port
+  for port in "${CLUSTER_PORTS[@]}"; do
+    cluster_node_ok "$port" || return 1
+    [[ $(cluster_info "$port" cluster_state) == ok ]] || return 1
+    [[ $(cluster_info "$port" cluster_known_nodes) == "${#CLUSTER_PORTS[@]}" ]] || return 1
+  done
+}
+
+cluster_node_start() {
+  local port=$1 dir=$CLUSTER_DIR/$1
+  mkdir -p "$dir"
+  redis-server --daemonize yes --bind 127.0.0.1 --port "$port" --dir "$dir" \
+    --logfile "$dir/redis.log" --pidfile "$dir/redis.pid" \
+    --cluster-enabled yes --cluster-config-file nodes.conf \
+    --cluster-node-timeout "$CLUSTER_NODE_TIMEOUT_MS" \
+    --cluster-replica-validity-factor 0 --cluster-require-full-coverage no \
+    --save "" --appendonly no --maxmemory-policy noeviction
+}
+
+cluster_up() {
+  local t0 port hosts=()
+  t0=$(now)
+  if cluster_ok; then
+    log "redis cluster: already running (127.0.0.1:${CLUSTER_PORTS[0]}-${CLUSTER_PORTS[-1]})"
+    return 0
+  fi
+  for port in "${CLUSTER_PORTS[@]}"; do
+    if ! cluster_node_ok "$port"; then
+      log "redis cluster: starting node $port"
+      cluster_node_start "$port"
+    fi
+    hosts+=("127.0.0.1:$port")
+  done
+  for port in "${CLUSTER_PORTS[@]}"; do wait_for "redis cluster node $port" cluster_node_ok "$port"; done
+  # A node that knows only itself and owns no slot was never joined: create the cluster.
+  if [[ $(cluster_info "${CLUSTER_PORTS[0]}" cluster_known_nodes) == 1 &&
+        $(cluster_info "${CLUSTER_PORTS[0]}" cluster_slots_assigned) == 0 ]]; then
+    log "redis cluster: creating (3 primaries, 3 replicas)"
+    redis-cli --cluster create "${hosts[@]}" --cluster-replicas 1 --cluster-yes >"$CLUSTER_DIR/create.log" 2>&1 ||
+      { cat "$CLUSTER_DIR/create.log" >&2; die "redis-cli --cluster create failed"; }
+  fi
+  wait_for "redis cluster state ok" cluster_ok
+  log "redis cluster: up ($(since "$t0"))"
+}
+
+# Stops every node and forgets the cluster, so the next `cluster up` creates it afresh.
+cluster_down() {
+  local port
+  for port in "${CLUSTER_PORTS[@]}"; do
+    if cluster_node_ok "$port"; then
+      cluster_cli "$port" shutdown nosave >/dev/null 2>&1 || true
+      wait_gone "redis cluster node $port" cluster_node_ok "$port"
+    fi
+  done
+  rm -rf "$CLUSTER_DIR"
+  log "redis cluster: down"
+}
+
+cluster_status() {
+  local down=0 port role
+  for port in "${CLUSTER_PORTS[@]}"; do
+    if cluster_node_ok "$port"; then
+      role=$(cluster_cli "$port" role 2>/dev/null | head -n 1)
+      row "redis-cluster" "$role" "127.0.0.1:$port" "$(cluster_info "$port" cluster_state)"
+    else
+      row "redis-cluster" - "127.0.0.1:$port" down; down=1
+    fi
+  done
+  return "$down"
+}
 
 # --- Elasticsearch -----------------------------------------------------------
 
@@ -312,5 +402,13 @@ case ${1:-} in
   up) cmd_up ;;
   down) cmd_down "${2:-}" ;;
   status) cmd_status ;;
-  *) echo "usage: $0 up | down [--all] | status" >&2; exit 2 ;;
+  cluster)
+    case ${2:-} in
+      up) cluster_up ;;
+      down) cluster_down ;;
+      status) cluster_status ;;
+      *) echo "usage: $0 cluster up | down | status" >&2; exit 2 ;;
+    esac
+    ;;
+  *) echo "usage: $0 up | down [--all] | status | cluster up|down|status" >&2; exit 2 ;;
 esac

@@ -72,15 +72,30 @@ function origins(env: Env, name: string): "*" | string[] {
   });
 }
 
+/** One Redis server (REDIS_URL), or a Redis Cluster by some of its nodes (REDIS_CLUSTER_NODES). */
+export type RedisTarget = { kind: "server"; url: URL } | { kind: "cluster"; nodes: { host: string; port: number }[] };
+
 export interface ClusterUrls {
   mysql: URL;
-  redis: URL;
+  redis: RedisTarget;
   amqp: URL;
   elasticsearch: URL;
 }
 
+/** `host:port,host:port…`, the nodes a Redis Cluster client starts from (it discovers the rest). */
+function clusterNodes(env: Env, name: string): { host: string; port: number }[] | null {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return null;
+  return raw.split(",").map((node) => {
+    const m = /^([A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:]{2,39}\]):(\d{1,5})$/.exec(node.trim());
+    const port = Number(m?.[2]);
+    if (!m || port < 1 || port > 65535) throw new ConfigError(name, `must be host:port[,host:port…], got ${JSON.stringify(node)}`);
+    return { host: m[1]!.replace(/^\[|\]$/g, ""), port };
+  });
+}
+
 export interface Config {
-  /** Embedded when no service URL is configured; cluster when all four are. */
+  /** Embedded when no service is configured; cluster when all four are. */
   mode: "embedded" | "cluster";
   cluster: ClusterUrls | null;
   host: string;
@@ -103,6 +118,8 @@ export interface Config {
   queueName: string;
   /** Elasticsearch alias name; versioned indices are `<alias>-v<N>`. */
   searchAlias: string;
+  /** RabbitMQ queue type of every queue the deployment declares (dead-letter queues too). */
+  amqpQueueType: "classic" | "quorum";
   publishTimeoutMs: number;
   /** How long an Idempotency-Key (or WebSocket send key) is remembered. */
   idempotencyTtlSeconds: number;
@@ -128,17 +145,27 @@ export interface Config {
   };
 }
 
-const serviceVars = ["MYSQL_URL", "REDIS_URL", "AMQP_URL", "ELASTICSEARCH_URL"] as const;
+/** One of each is needed in cluster mode; Redis is either variable, never both. */
+const serviceVars = [["MYSQL_URL"], ["REDIS_URL", "REDIS_CLUSTER_NODES"], ["AMQP_URL"], ["ELASTICSEARCH_URL"]] as const;
+
+function redisTarget(env: Env): RedisTarget | null {
+  const server = url(env, "REDIS_URL", ["redis:", "rediss:"]);
+  const nodes = clusterNodes(env, "REDIS_CLUSTER_NODES");
+  if (server && nodes) throw new ConfigError("REDIS_CLUSTER_NODES", "and REDIS_URL are both set: set exactly one (a Redis Cluster, or one Redis server)");
+  if (server) return { kind: "server", url: server };
+  return nodes ? { kind: "cluster", nodes } : null;
+}
 
 export function loadConfig(env: Env = process.env): Config {
   const mysql = url(env, "MYSQL_URL", ["mysql:"]);
-  const redis = url(env, "REDIS_URL", ["redis:", "rediss:"]);
+  const redis = redisTarget(env);
   const amqp = url(env, "AMQP_URL", ["amqp:", "amqps:"]);
   const elasticsearch = url(env, "ELASTICSEARCH_URL", ["http:", "https:"]);
-  const given = serviceVars.filter((name) => env[name]);
+  const given = serviceVars.filter((names) => names.some((name) => env[name]));
   if (given.length > 0 && given.length < serviceVars.length) {
-    const missing = serviceVars.find((name) => !env[name])!;
-    throw new ConfigError(missing, `is required in cluster mode (set all of ${serviceVars.join(", ")}, or none for embedded mode)`);
+    const missing = serviceVars.find((names) => !names.some((name) => env[name]))!.join(" or ");
+    const all = serviceVars.map((names) => names.join(" or ")).join(", ");
+    throw new ConfigError(missing, `is required in cluster mode (set all of ${all}, or none for embedded mode)`);
   }
   const cluster = mysql && redis && amqp && elasticsearch ? { mysql, redis, amqp, elasticsearch } : null;
   return {
@@ -156,6 +183,7 @@ export function loadConfig(env: Env = process.env): Config {
     redisPrefix: text(env, "REDIS_PREFIX", "chat:"),
     queueName: text(env, "QUEUE_NAME", "chat.writes"),
     searchAlias: text(env, "SEARCH_ALIAS", "chat-messages", /^[a-z0-9_-]{1,64}$/),
+    amqpQueueType: oneOf(env, "AMQP_QUEUE_TYPE", ["classic", "quorum"] as const, "classic"),
     publishTimeoutMs: integer(env, "PUBLISH_TIMEOUT_MS", 5000, 100, 120_000),
     idempotencyTtlSeconds: integer(env, "IDEMPOTENCY_TTL_SECONDS", 600, 1, 7 * 86_400),
     maxBatch: integer(env, "MAX_BATCH", 1000, 1, 100_000),

@@ -100,17 +100,18 @@ const comm = (pid: number): string => {
 };
 
 /**
- * The pid of a shared service: the processes pgrep finds by name, narrowed to
- * the one listening on the service's port when there are several (other test
- * runs start throwaway redis-servers, for instance).
+ * The pids of a shared service: the processes pgrep finds by name, narrowed
+ * to those listening on the service's ports when there are more (other test
+ * runs start throwaway redis-servers, and the Redis Cluster's six nodes are
+ * redis-servers too).
  */
-function servicePid(name: string, byName: number[], port: number): { pids: number[]; note?: string } {
-  if (byName.length <= 1) return { pids: byName, ...(byName.length === 0 ? { note: `${name}: no process found` } : {}) };
+function servicePid(name: string, byName: number[], ports: readonly number[]): { pids: number[]; note?: string } {
+  if (byName.length <= ports.length) return { pids: byName, ...(byName.length === 0 ? { note: `${name}: no process found` } : {}) };
   // ss -ltnp lists each listener's process as users:(("redis-server",pid=2213,fd=6)).
-  const listening = [...run("ss", ["-ltnpH", `sport = :${port}`]).matchAll(/pid=(\d+)/g)].map((m) => Number(m[1]));
+  const listening = ports.flatMap((port) => [...run("ss", ["-ltnpH", `sport = :${port}`]).matchAll(/pid=(\d+)/g)].map((m) => Number(m[1])));
   const chosen = byName.filter((p) => listening.includes(p));
   if (chosen.length > 0) return { pids: chosen };
-  return { pids: byName, note: `${name}: ${byName.length} processes and none seen listening on :${port}; all counted` };
+  return { pids: byName, note: `${name}: ${byName.length} processes and none seen listening on :${ports.join(",:")}; all counted` };
 }
 
 const portOf = (url: string, fallback: number): number => Number(new URL(url).port || fallback);
@@ -120,16 +121,20 @@ export interface ServicePids {
   notes: string[];
 }
 
+/** The one shared Redis server's port: what a target uses unless it names its Redis servers. */
+export const SINGLE_REDIS_PORTS: readonly number[] = [portOf(services.redis, 6379)];
+
 /**
  * Finds the shared services' processes now (they can restart between
- * scenarios). It runs pgrep and ss, which takes a while on a busy machine:
- * call it ahead when a window must open at a precise moment.
+ * scenarios), with the Redis servers on `redisPorts` (one server, or every
+ * node of the Redis Cluster). It runs pgrep and ss, which takes a while on a
+ * busy machine: call it ahead when a window must open at a precise moment.
  */
-export function servicePids(): ServicePids {
-  const es = servicePid("elasticsearch", pids(run("pgrep", ["-f", "org.elasticsearch"])).filter((p) => comm(p) === "java"), portOf(services.elasticsearch, 9200));
-  const redis = servicePid("redis", pids(run("pgrep", ["-x", "redis-server"])), portOf(services.redis, 6379));
-  const mariadb = servicePid("mariadb", pids(run("pgrep", ["-x", "mariadbd"])), portOf(services.mysql, 3306));
-  const rabbit = servicePid("rabbitmq", pids(run("pgrep", ["-x", "beam.smp"])), portOf(services.amqp, 5672));
+export function servicePids(redisPorts: readonly number[] = SINGLE_REDIS_PORTS): ServicePids {
+  const es = servicePid("elasticsearch", pids(run("pgrep", ["-f", "org.elasticsearch"])).filter((p) => comm(p) === "java"), [portOf(services.elasticsearch, 9200)]);
+  const redis = servicePid("redis", pids(run("pgrep", ["-x", "redis-server"])), redisPorts);
+  const mariadb = servicePid("mariadb", pids(run("pgrep", ["-x", "mariadbd"])), [portOf(services.mysql, 3306)]);
+  const rabbit = servicePid("rabbitmq", pids(run("pgrep", ["-x", "beam.smp"])), [portOf(services.amqp, 5672)]);
   return {
     pids: { elasticsearch: es.pids, redis: redis.pids, mariadb: mariadb.pids, rabbitmq: rabbit.pids },
     notes: [es.note, redis.note, mariadb.note, rabbit.note].filter((n): n is string => n !== undefined),
@@ -175,7 +180,10 @@ export interface CpuWindow {
  * shared services, and the load generator (this process plus the tracked
  * load children). Call close() when the window ends.
  */
-export function openCpuWindow(target: { pids(): { api: number[]; worker: number[] }; involves: readonly Component[] }, found: ServicePids = servicePids()): CpuWindow {
+export function openCpuWindow(
+  target: { pids(): { api: number[]; worker: number[] }; involves: readonly Component[]; redisPorts?: readonly number[] },
+  found: ServicePids = servicePids(target.redisPorts),
+): CpuWindow {
   const groups: Record<Component, number[]> = { ...target.pids(), ...found.pids, loadgen: [] };
   const notes = [...found.notes];
   const start = new Map<number, Stat | null>();

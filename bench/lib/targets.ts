@@ -11,8 +11,11 @@ import { runCli, spawnCli, type Proc } from "../../test/support/processes.js";
 import { COMPONENTS, type Component } from "./cpu.js";
 import { repoRoot, spawnNode, type NodeProc } from "./procs.js";
 
-/** product-nodelay: the product with TCP_NODELAY forced on every socket (bench/lib/nodelay-preload.mjs), an experiment. */
-export type TargetName = "baseline" | "ceiling" | "product" | "product-nodelay";
+/**
+ * product-nodelay: the product with TCP_NODELAY forced on every socket (bench/lib/nodelay-preload.mjs), an experiment.
+ * product-cluster: the product on the local Redis Cluster (scripts/services.sh cluster up) instead of one Redis.
+ */
+export type TargetName = "baseline" | "ceiling" | "product" | "product-nodelay" | "product-cluster";
 
 /** Chats every target has: 1 is the hot chat, 1..spread the spread set, then one for drain and a few for e2e. */
 export interface ChatLayout {
@@ -67,6 +70,8 @@ export interface Target {
   settle(timeoutMs: number): Promise<{ settled: boolean; ms: number; backlog: number }>;
   /** Processes still alive, and anything notable they logged (errors, warnings). */
   health(): { alive: boolean; problems: string[] };
+  /** The ports of the Redis servers its creates use, for CPU accounting (default: the one shared Redis). */
+  redisPorts?: readonly number[];
   stop(): Promise<void>;
 }
 
@@ -178,6 +183,8 @@ export interface ProductOptions {
   forceNoDelay?: boolean;
   /** How often settle() polls the queues and the row count (default 250 ms; the smoke polls faster to stay quick). */
   settlePollMs?: number;
+  /** On the local Redis Cluster (REDIS_CLUSTER_NODES) instead of one Redis server. */
+  redisCluster?: boolean;
 }
 
 /**
@@ -221,18 +228,22 @@ function runScript(cmd: string, args: string[]): Promise<{ code: number | null; 
   });
 }
 
+/** The local Redis Cluster's nodes, primaries and replicas (scripts/services.sh cluster up). */
+const CLUSTER_REDIS_PORTS: readonly number[] = [7000, 7001, 7002, 7003, 7004, 7005];
+
 export async function startProduct(opts: ProductOptions, log: (line: string) => void): Promise<Target & { env: Record<string, string>; stopProfiled(): Promise<void> }> {
-  const name: TargetName = opts.forceNoDelay ? "product-nodelay" : "product";
+  const name: TargetName = opts.forceNoDelay ? "product-nodelay" : opts.redisCluster ? "product-cluster" : "product";
   // PUBLISH_TIMEOUT_MS as the product would read it from this environment (by default its
   // default), not isolatedEnv's short test value: a shorter timeout turns slow confirms under
   // overload into 503s for creates that were stored all the same.
-  const env = isolatedEnv(opts.forceNoDelay ? "benchnd" : "bench", {
+  const env = isolatedEnv(opts.forceNoDelay ? "benchnd" : opts.redisCluster ? "benchrc" : "bench", {
     PUBLISH_TIMEOUT_MS: String(loadConfig(process.env).publishTimeoutMs),
     CREATES_PER_SECOND_PER_TOKEN: "10000000",
     WS_SENDS_PER_SECOND: "1000000",
     WS_MAX_SUBSCRIPTIONS: "10000",
     LOG_LEVEL: "warn",
     ...(opts.forceNoDelay ? { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --import=${join(repoRoot, "bench/lib/nodelay-preload.mjs")}`.trim() } : {}),
+    ...(opts.redisCluster ? { REDIS_URL: "", REDIS_CLUSTER_NODES: services.redisCluster } : {}),
   });
   const procs: (Proc | NodeProc)[] = [];
   const stopAll = async (): Promise<void> => {
@@ -294,6 +305,8 @@ export async function startProduct(opts: ProductOptions, log: (line: string) => 
       ...searchCounts(env.ELASTICSEARCH_URL!, env.SEARCH_ALIAS!),
       pids: () => ({ api: pidsOf(apiA, apiB), worker: pidsOf(worker) }),
       involves: COMPONENTS,
+      // Every node of the local cluster, replicas too: they apply each write again.
+      ...(opts.redisCluster ? { redisPorts: CLUSTER_REDIS_PORTS } : {}),
       async settle(timeoutMs) {
         // Settled: both queues (writes, index) empty and the row count unchanged for two polls.
         const started = Date.now();

@@ -1,10 +1,10 @@
-import { Redis } from "ioredis";
 import { ElasticsearchSearchIndex } from "../adapters/elasticsearch/elasticsearch-search.js";
 import { MysqlStore } from "../adapters/mysql/mysql-store.js";
 import { RabbitConnection } from "../adapters/rabbitmq/rabbit-connection.js";
 import { RabbitWriteConsumer } from "../adapters/rabbitmq/rabbit-write-consumer.js";
 import { RabbitWriteQueue } from "../adapters/rabbitmq/rabbit-write-queue.js";
 import { writeTopology } from "../adapters/rabbitmq/topology.js";
+import { SlotFence } from "../adapters/redis/fence.js";
 import { RedisKeys } from "../adapters/redis/keys.js";
 import { RedisBus } from "../adapters/redis/redis-bus.js";
 import { RedisWorkerHeartbeats } from "../adapters/redis/redis-heartbeats.js";
@@ -17,24 +17,19 @@ import { RedisSequencer } from "../adapters/redis/redis-sequencer.js";
 import type { ClusterUrls, Config } from "../config.js";
 import type { Logger } from "../log.js";
 import type { Backends } from "./backends.js";
+import { redisClients } from "./redis-clients.js";
 
-/** MySQL, Redis, RabbitMQ and Elasticsearch adapters from the configured URLs. */
+/** MySQL, Redis (one server or a Redis Cluster), RabbitMQ and Elasticsearch adapters from the configured URLs. */
 export function clusterBackends(config: Config, urls: ClusterUrls, log: Logger): Backends {
-  const redisOptions = { maxRetriesPerRequest: 2, enableOfflineQueue: true, connectTimeout: 3000, lazyConnect: false };
-  // Auto-pipelined: every command issued in one event-loop turn, across all
-  // chats, leaves in one write. (Live events no longer cost a PUBLISH each —
-  // the chat log publishes a batch inside its script — which is what once
-  // made the per-turn queues grow under a flood.)
-  const redis = new Redis(urls.redis.toString(), { ...redisOptions, enableAutoPipelining: true });
-  const subscriber = new Redis(urls.redis.toString(), { ...redisOptions, maxRetriesPerRequest: null });
-  for (const client of [redis, subscriber]) client.on("error", (err: Error) => log.debug({ err: err.message }, "redis connection error"));
+  const { commands: redis, subscriber } = redisClients(urls.redis, log);
   const keys = new RedisKeys(config.redisPrefix);
+  const fence = new SlotFence(redis, keys);
   const store = new MysqlStore(urls.mysql, 20);
-  const amqp = new RabbitConnection(urls.amqp);
+  const amqp = new RabbitConnection(urls.amqp, config.amqpQueueType);
   const topology = writeTopology(config.queueName);
   const queue = new RabbitWriteQueue(amqp, topology, config.publishTimeoutMs);
   const search = new ElasticsearchSearchIndex({ node: urls.elasticsearch.toString(), alias: config.searchAlias });
-  const sequencer = new RedisSequencer(redis, keys, config.idempotencyTtlSeconds);
+  const sequencer = new RedisSequencer(redis, keys, fence, config.idempotencyTtlSeconds);
   const consumerOptions = {
     prefetch: config.workerPrefetch,
     batchMs: config.workerBatchMs,
@@ -44,7 +39,7 @@ export function clusterBackends(config: Config, urls: ClusterUrls, log: Logger):
     store,
     sequencer,
     queue,
-    chatLog: new RedisChatLog(redis, keys, { keep: config.recentPerChat, ttlSeconds: config.recentTtlSeconds, idempotencyTtlSeconds: config.idempotencyTtlSeconds }),
+    chatLog: new RedisChatLog(redis, keys, fence, { keep: config.recentPerChat, ttlSeconds: config.recentTtlSeconds, idempotencyTtlSeconds: config.idempotencyTtlSeconds }),
     recentChats: new RedisRecentChats(redis, keys, config.recentPerChat, config.recentTtlSeconds),
     readMarkers: new RedisReadMarkers(redis, keys, config.recentTtlSeconds),
     presence: new RedisPresence(redis, keys),

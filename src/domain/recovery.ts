@@ -14,15 +14,18 @@ export interface RecoveryOptions {
 const LEASE = "sequencer-recovery";
 
 /**
- * Restores the sequencer after it lost its state (Redis restarted empty).
+ * Restores the sequencer after it lost state (Redis restarted empty, a
+ * replica promoted without the last writes).
  *
  * Every number ever handed out is either in MySQL, in the write queue, or in a
- * publish still awaiting its confirm. While the epoch marker is missing no
- * number is handed out; one leader waits out the publish timeout (so in-flight
- * publishes have landed or failed), then waits until the queue is empty and
- * every worker attached to it has committed what it held. Only then is MySQL
- * the whole truth; the marker is written and counters are re-seeded lazily
- * from MySQL maxima. Nothing here compares clocks of different hosts: worker
+ * publish still awaiting its confirm. Where the sequencer is fenced (its epoch
+ * marker lost, or no longer trusted) no number is handed out; one leader
+ * notes what is fenced, waits out the publish timeout (so in-flight publishes
+ * have landed or failed), then waits until the queue is empty and every
+ * worker attached to it has committed what it held. Only then is MySQL the
+ * whole truth for what it noted; that fence ends and counters there are
+ * re-seeded lazily from MySQL maxima. A loss noticed later waits for its own
+ * recovery. Nothing here compares clocks of different hosts: worker
  * reports are ordered by marks (see WorkerHeartbeats).
  */
 export class CounterRecovery {
@@ -64,7 +67,8 @@ export class CounterRecovery {
     const leaseMs = this.options.publishTimeoutMs + 10_000;
     if (!(await this.lock.acquire(LEASE, leaseMs))) return;
     try {
-      if (await this.sequencer.hasEpoch()) return;
+      const endFence = await this.sequencer.fenced();
+      if (!endFence) return;
       await this.sleep(this.options.publishTimeoutMs);
       while (!(await this.everyWriteDurable())) {
         // A leader that lost its lease stops: another process holds it now.
@@ -72,7 +76,7 @@ export class CounterRecovery {
         await this.sleep(this.options.pollMs);
       }
       if (!(await this.lock.acquire(LEASE, leaseMs))) return;
-      await this.sequencer.setEpoch();
+      await endFence();
     } finally {
       await this.lock.release(LEASE);
     }

@@ -16,8 +16,11 @@ export type ChatAllocation =
    * before the loss is durable. Callers answer 503 and retry. */
   | { status: "recovering" };
 
+/** Ends a fence: makes numbering resume where it was fenced. */
+export type EndFence = () => Promise<void>;
+
 /** Hands out chat numbers atomically across all processes (Redis Lua), and
- * holds the epoch marker that fences numbering after a loss of state. Message
+ * holds the epoch markers that fence numbering after a loss of state. Message
  * numbers are the chat log's (ports/chat-log.ts). */
 export interface Sequencer {
   /** Registers a new application with a zero chat counter. */
@@ -26,9 +29,14 @@ export interface Sequencer {
   allocateChats(app: string, creates: ChatCreate[], now: number): Promise<ChatAllocation>;
   /** Sets the application's chat counter only where absent (never lowers or overwrites). */
   seed(app: string, chatCounter: number): Promise<void>;
-  /** Whether the sequencer holds its epoch marker (false after a state loss). */
+  /** Whether the sequencer holds its epoch markers (false after a state loss anywhere). */
   hasEpoch(): Promise<boolean>;
-  /** Writes the epoch marker, ending a recovery. */
-  setEpoch(): Promise<void>;
+  /**
+   * What is fenced now, as the step that ends exactly that fence (null when
+   * nothing is). Recovery takes the step once every number handed out before
+   * the loss is durable; whatever loses state after this call stays fenced,
+   * for the next recovery.
+   */
+  fenced(): Promise<EndFence | null>;
   ping(): Promise<void>;
 }

@@ -124,7 +124,7 @@ describe("MemorySequencer and MemoryChatLog", () => {
     sequencer.loseState();
     assert.equal(await chatLog.getMessage("app", 1, 1), null);
     assert.equal(await sequencer.hasEpoch(), false);
-    await sequencer.setEpoch();
+    await (await sequencer.fenced())?.();
     await sequencer.seed("app", 5);
     await chatLog.seed("app", 1, 1);
     await append(chatLog, 1, "after");

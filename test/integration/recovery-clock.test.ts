@@ -3,6 +3,7 @@ import { fileURLToPath } from "node:url";
 import { after, describe, it } from "node:test";
 import { Redis } from "ioredis";
 import mysql from "mysql2/promise";
+import { RedisKeys } from "../../src/adapters/redis/keys.js";
 import { cleanupRun, deleteRedisPrefix } from "../support/cleanup.js";
 import { eventually, isolatedEnv } from "../support/env.js";
 import { Api } from "../support/http.js";
@@ -48,11 +49,13 @@ for (const skew of [5000, -5000]) {
         await db.query("LOCK TABLES messages WRITE, chats WRITE, applications WRITE");
         const held = await Promise.all(Array.from({ length: 20 }, (_, i) => send(`held ${i}`)));
         assert.ok(held.every((s) => s === 201));
+        const markKey = new RedisKeys(env.REDIS_PREFIX!).workerMark();
+        const mark = async (): Promise<number> => Number((await redis.hget(markKey, "n")) ?? 0);
         await deleteRedisPrefix(redis, env.REDIS_PREFIX!); // Redis "restarted empty"
         assert.equal(await send("during"), 503, "numbering fences at once");
-        // Let the leader poll a few times while the worker holds writes.
-        const markKey = `${env.REDIS_PREFIX}workers-mark`;
-        await eventually(async () => Number(await redis.get(markKey)) >= 3, 30_000, "three polls of the recovery leader");
+        // Let the leader poll a few times while the worker holds writes (each poll takes a mark).
+        const before = await eventually(async () => (await mark()) || undefined, 30_000, "the mark to exist again");
+        await eventually(async () => (await mark()) >= before + 3, 30_000, "three polls of the recovery leader");
         assert.equal(await send("still during"), 503, "no number while a worker holds writes");
         await db.query("UNLOCK TABLES");
         await eventually(async () => (await send("after")) === 201, 30_000, "creates to work again once the held writes are durable");

@@ -1,7 +1,10 @@
 import amqp, { type Channel } from "amqplib";
-import { Redis } from "ioredis";
 import mysql from "mysql2/promise";
+import { Cluster } from "ioredis";
 import { writeTopology, type WriteTopology } from "../../src/adapters/rabbitmq/topology.js";
+import type { RedisClient } from "../../src/adapters/redis/client.js";
+import { keySlot } from "../../src/adapters/redis/key-slot.js";
+import { primaries, redisOf } from "./redis.js";
 
 /** Removes everything one isolated run created (see isolatedEnv). */
 export async function cleanupRun(env: Record<string, string>): Promise<void> {
@@ -12,7 +15,7 @@ export async function cleanupRun(env: Record<string, string>): Promise<void> {
   await conn.query(`DROP DATABASE IF EXISTS \`${db}\``);
   await conn.end();
 
-  const redis = new Redis(env.REDIS_URL!);
+  const redis = redisOf(env);
   await deleteRedisPrefix(redis, env.REDIS_PREFIX!);
   redis.disconnect();
 
@@ -41,17 +44,34 @@ export async function deleteIndices(node: string, pattern: string): Promise<void
 }
 
 /**
- * The test's view of "Redis restarted empty": every key of this run is gone,
- * all at once, as a restart loses them (one script: a SCAN-and-DEL loop would
- * let creates run against half-deleted state, which no real restart does).
+ * The test's view of "Redis restarted empty": every key of this run is gone
+ * at once — in one DEL on one server, and slot by slot on a cluster (a slot
+ * is what fails over or restarts as a whole). Deleting key by key would let
+ * a script see a slot's counter gone while its epoch marker still stands,
+ * which no restart does.
  */
-export async function deleteRedisPrefix(redis: Redis, prefix: string): Promise<number> {
-  const deleted = await redis.eval(
-    `local n = 0
-     for _, key in ipairs(redis.call('KEYS', ARGV[1])) do n = n + redis.call('DEL', key) end
-     return n`,
-    0,
-    `${prefix.replace(/[*?[\]\\]/g, "\\$&")}*`,
-  );
-  return Number(deleted);
+export async function deleteRedisPrefix(redis: RedisClient, prefix: string): Promise<number> {
+  let deleted = 0;
+  for (const node of await primaries(redis)) {
+    const keys: string[] = [];
+    let cursor = "0";
+    do {
+      const [next, batch] = await node.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
+      cursor = next;
+      keys.push(...batch);
+    } while (cursor !== "0");
+    if (keys.length === 0) continue;
+    if (!(redis instanceof Cluster)) {
+      deleted += await node.del(...keys);
+      continue;
+    }
+    const bySlot = new Map<number, string[]>();
+    for (const key of keys) {
+      const slot = keySlot(key);
+      if (bySlot.has(slot)) bySlot.get(slot)!.push(key);
+      else bySlot.set(slot, [key]);
+    }
+    deleted += (await Promise.all([...bySlot.values()].map((slotKeys) => node.del(...slotKeys)))).reduce((a, b) => a + b, 0);
+  }
+  return deleted;
 }

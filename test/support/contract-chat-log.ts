@@ -17,7 +17,7 @@ import type { Message } from "../../src/domain/types.js";
 import type { Bus } from "../../src/ports/bus.js";
 import type { Append, ChatLog, Send, SendOutcome } from "../../src/ports/chat-log.js";
 import type { Sequencer } from "../../src/ports/sequencer.js";
-import { newToken, shuffled, using, waitFor, type Cleanup } from "./contract-helpers.js";
+import { endFence, newToken, shuffled, using, waitFor, type Cleanup } from "./contract-helpers.js";
 
 export interface ChatLogFixture extends Cleanup {
   sequencer: Sequencer;
@@ -444,7 +444,7 @@ export function chatLogContract(name: string, make: () => Promise<ChatLogFixture
         assert.deepEqual(await chatLog.append(app, 9, sends("x"), T0), { status: "recovering" });
         assert.equal(await chatLog.head(app, 2), 0, "the counter is unknown");
 
-        await sequencer.setEpoch();
+        await endFence(sequencer);
         assert.deepEqual(await chatLog.append(app, 2, sends("x"), T0), { status: "needs_seed" });
 
         // The store says: 3 chats, chat 2 has 5 messages.

@@ -5,6 +5,7 @@
 // name is unique per call so two runs (or two tests) never collide.
 
 import { randomBytes } from "node:crypto";
+import type { Sequencer } from "../../src/ports/sequencer.js";
 
 /** Fixture shape every contract factory returns. */
 export interface Cleanup {
@@ -19,6 +20,11 @@ export async function using<F extends Cleanup>(make: () => Promise<F>, body: (fi
   } finally {
     await fixture.cleanup();
   }
+}
+
+/** Ends whatever fence the sequencer holds, as a recovery does once everything is durable. */
+export async function endFence(sequencer: Sequencer): Promise<void> {
+  await (await sequencer.fenced())?.();
 }
 
 /** A fresh application token shaped like a real one: 22 URL-safe characters. */

@@ -202,8 +202,12 @@ export function sequencerContract(name: string, make: () => Promise<SequencerFix
         assert.deepEqual(await sequencer.allocateChats(app, plain(1), T0), { status: "recovering" });
 
         await loseState();
-        await sequencer.setEpoch();
+        const end = await sequencer.fenced();
+        assert.ok(end, "what is fenced, and the step that ends it");
+        assert.equal(await sequencer.hasEpoch(), false, "looking at the fence ends nothing");
+        await end();
         assert.equal(await sequencer.hasEpoch(), true);
+        assert.equal(await sequencer.fenced(), null);
         assert.deepEqual(await sequencer.allocateChats(app, plain(1), T0), { status: "needs_seed" });
 
         // The store says: 3 chats.
@@ -211,14 +215,21 @@ export function sequencerContract(name: string, make: () => Promise<SequencerFix
         assert.deepEqual(created(await sequencer.allocateChats(app, plain(2), T0)), [4, 5]);
       }));
 
-    it("setEpoch is idempotent and never undoes numbering", () =>
-      using(make, async ({ sequencer }) => {
+    it("has no fence to end while its state is intact, and ending one twice undoes no numbering", () =>
+      using(make, async ({ sequencer, loseState }) => {
         const app = await application(sequencer);
         created(await sequencer.allocateChats(app, plain(2), T0));
-        await sequencer.setEpoch();
+        assert.equal(await sequencer.fenced(), null);
         await sequencer.ping();
         assert.equal(await sequencer.hasEpoch(), true);
         assert.deepEqual(created(await sequencer.allocateChats(app, plain(1), T0)), [3]);
+
+        await loseState();
+        const end = (await sequencer.fenced())!;
+        await end();
+        await end();
+        await sequencer.seed(app, 3);
+        assert.deepEqual(created(await sequencer.allocateChats(app, plain(1), T0)), [4]);
       }));
   });
 }

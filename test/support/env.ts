@@ -4,6 +4,8 @@ import { randomBytes } from "node:crypto";
 export const services = {
   mysql: process.env.TEST_MYSQL_URL ?? "mysql://root@127.0.0.1:3306",
   redis: process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379",
+  /** The local Redis Cluster's primaries (scripts/services.sh cluster up); a client finds the replicas itself. */
+  redisCluster: process.env.TEST_REDIS_CLUSTER_NODES ?? "127.0.0.1:7000,127.0.0.1:7001,127.0.0.1:7002",
   amqp: process.env.TEST_AMQP_URL ?? "amqp://guest:guest@127.0.0.1:5672",
   elasticsearch: process.env.TEST_ELASTICSEARCH_URL ?? "http://127.0.0.1:9200",
 };

@@ -11,9 +11,19 @@ export interface Proc {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** Spawns `src/cli.ts <command>` as a real process; resolves once it logged readiness. */
-export async function spawnCli(command: string, env: Record<string, string>, readyPattern = /API listening|worker started|migrations applied|schema is up to date/): Promise<Proc> {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/cli.ts", command], {
+/**
+ * Spawns `src/cli.ts <command>` as a real process; resolves once it logged
+ * readiness. `prefix` runs it through another command that execs it (such as
+ * `ip netns exec <ns>`), so the child's pid is still the process's.
+ */
+export async function spawnCli(
+  command: string,
+  env: Record<string, string>,
+  readyPattern = /API listening|worker started|migrations applied|schema is up to date/,
+  prefix: string[] = [],
+): Promise<Proc> {
+  const argv = [...prefix, process.execPath, "--import", "tsx", "src/cli.ts", command];
+  const child = spawn(argv[0]!, argv.slice(1), {
     cwd: root,
     env: { ...process.env, ...env, LOG_LEVEL: env.LOG_LEVEL === "warn" ? "info" : (env.LOG_LEVEL ?? "info"), NODE_ENV: "production" },
     stdio: ["ignore", "pipe", "pipe"],

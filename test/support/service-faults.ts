@@ -162,7 +162,7 @@ export function tcpLocalPorts(pid: number, remotePort: number): Set<number> {
 export interface RedisClientInfo {
   id: string;
   port: number;
-  /** Channels it subscribes to. */
+  /** Channels it subscribes to (classic and sharded). */
   sub: number;
 }
 
@@ -176,7 +176,7 @@ export async function pubsubClientsOf(redis: Redis, pid: number, redisPort: numb
     const addr = fields.get("addr");
     if (!addr) continue;
     const port = Number(addr.slice(addr.lastIndexOf(":") + 1));
-    if (ports.has(port)) clients.push({ id: fields.get("id")!, port, sub: Number(fields.get("sub")) });
+    if (ports.has(port)) clients.push({ id: fields.get("id")!, port, sub: Number(fields.get("sub")) + Number(fields.get("ssub") ?? 0) });
   }
   return clients;
 }

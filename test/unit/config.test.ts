@@ -21,6 +21,22 @@ describe("config", () => {
     assert.equal(config.workerMetricsPort, null, "the worker has no metrics listener unless WORKER_METRICS_PORT is set");
   });
 
+  it("takes a Redis Cluster by its nodes instead of one Redis server, and quorum queues when asked", () => {
+    const config = loadConfig({ ...cluster, REDIS_URL: "", REDIS_CLUSTER_NODES: "127.0.0.1:7000, redis-b:7001,[::1]:7002" });
+    assert.equal(config.mode, "cluster");
+    assert.deepEqual(config.cluster?.redis, {
+      kind: "cluster",
+      nodes: [
+        { host: "127.0.0.1", port: 7000 },
+        { host: "redis-b", port: 7001 },
+        { host: "::1", port: 7002 },
+      ],
+    });
+    assert.equal(loadConfig(cluster).cluster?.redis.kind, "server");
+    assert.equal(loadConfig(cluster).amqpQueueType, "classic");
+    assert.equal(loadConfig({ ...cluster, AMQP_QUEUE_TYPE: "quorum" }).amqpQueueType, "quorum");
+  });
+
   it("names the variable that is wrong", () => {
     const cases: [Record<string, string>, string, RegExp][] = [
       [{ PORT: "eighty" }, "PORT", /whole number/],
@@ -28,7 +44,11 @@ describe("config", () => {
       [{ ...cluster, MYSQL_URL: "not a url" }, "MYSQL_URL", /not a valid URL/],
       [{ ...cluster, REDIS_URL: "http://127.0.0.1:6379" }, "REDIS_URL", /redis:/],
       [{ ...cluster, AMQP_URL: "amqp://h:notaport" }, "AMQP_URL", /not a valid URL|port/],
-      [{ MYSQL_URL: cluster.MYSQL_URL }, "REDIS_URL", /required in cluster mode/],
+      [{ MYSQL_URL: cluster.MYSQL_URL }, "REDIS_URL or REDIS_CLUSTER_NODES", /required in cluster mode/],
+      [{ ...cluster, REDIS_CLUSTER_NODES: "127.0.0.1:7000" }, "REDIS_CLUSTER_NODES", /exactly one/],
+      [{ ...cluster, REDIS_URL: "", REDIS_CLUSTER_NODES: "127.0.0.1:7000,127.0.0.1" }, "REDIS_CLUSTER_NODES", /host:port/],
+      [{ ...cluster, REDIS_URL: "", REDIS_CLUSTER_NODES: "127.0.0.1:0" }, "REDIS_CLUSTER_NODES", /host:port/],
+      [{ AMQP_QUEUE_TYPE: "stream" }, "AMQP_QUEUE_TYPE", /one of classic, quorum/],
       [{ LOG_LEVEL: "loud" }, "LOG_LEVEL", /one of/],
       [{ ADMIN_KEY: "short" }, "ADMIN_KEY", /must match/],
       [{ METRICS_KEY: "short" }, "METRICS_KEY", /must match/],

@@ -88,10 +88,10 @@ describe("CounterRecovery", () => {
   it("survives failures inside a recovery: reports them and retries, and never rejects", async () => {
     const sequencer = new MemorySequencer();
     let failures = 3;
-    const realHasEpoch = sequencer.hasEpoch.bind(sequencer);
-    sequencer.hasEpoch = async () => {
+    const realFenced = sequencer.fenced.bind(sequencer);
+    sequencer.fenced = async () => {
       if (failures-- > 0) throw new Error("redis is flapping");
-      return realHasEpoch();
+      return realFenced();
     };
     const { recovery, errors } = setup({ sequencer });
     const unhandled: unknown[] = [];
@@ -99,7 +99,7 @@ describe("CounterRecovery", () => {
     process.on("unhandledRejection", onUnhandled);
     try {
       recovery.trigger();
-      await waitFor(() => realHasEpoch(), { what: "the epoch after the failures" });
+      await waitFor(() => sequencer.hasEpoch(), { what: "the epoch after the failures" });
       assert.equal(errors.length, 3);
       assert.deepEqual(unhandled, []);
     } finally {

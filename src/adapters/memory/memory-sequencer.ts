@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { ChatAllocation, ChatCreate, Numbered, Sequencer } from "../../ports/sequencer.js";
+import type { ChatAllocation, ChatCreate, EndFence, Numbered, Sequencer } from "../../ports/sequencer.js";
 import { MemoryIdempotency } from "./memory-idempotency.js";
 
 /**
@@ -14,7 +14,7 @@ import { MemoryIdempotency } from "./memory-idempotency.js";
  * - While the state is intact an unknown application is `needs_seed`, which
  *   sends the caller to the store (it answers "no such application"). After a
  *   loss (`loseState`, the embedded stand-in for Redis restarting empty) every
- *   allocation is `recovering` until `setEpoch`, then a missing counter is
+ *   allocation is `recovering` until the fence ends, then a missing counter is
  *   `needs_seed`: the caller restores it from the store with `seed`.
  */
 export class MemorySequencer implements Sequencer {
@@ -61,8 +61,12 @@ export class MemorySequencer implements Sequencer {
     return this.epoch;
   }
 
-  async setEpoch(): Promise<void> {
-    this.epoch = true;
+  async fenced(): Promise<EndFence | null> {
+    if (this.epoch) return null;
+    // One place holds all the state, fenced since the loss: nothing was numbered since, so a second loss changes nothing.
+    return async () => {
+      this.epoch = true;
+    };
   }
 
   async ping(): Promise<void> {}

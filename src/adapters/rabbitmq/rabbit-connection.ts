@@ -1,4 +1,5 @@
 import amqp, { type ChannelModel, type ConfirmChannel } from "amqplib";
+import type { QueueType } from "./topology.js";
 
 /**
  * One AMQP connection, opened on first use and again after it broke. Callers
@@ -9,7 +10,11 @@ export class RabbitConnection {
   private model: Promise<ChannelModel> | null = null;
   private readonly onBreak: (() => void)[] = [];
 
-  constructor(private readonly url: URL) {}
+  constructor(
+    private readonly url: URL,
+    /** The type of every queue declared through this connection. */
+    readonly queueType: QueueType = "classic",
+  ) {}
 
   async confirmChannel(): Promise<ConfirmChannel> {
     return (await this.connect()).createConfirmChannel();

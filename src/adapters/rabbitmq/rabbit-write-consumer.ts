@@ -70,7 +70,7 @@ export class RabbitWriteConsumer implements WriteConsumer {
     // A confirm channel, so dead-lettered events are durable before their batch is acked.
     const channel = await this.connection.confirmChannel();
     channel.on("error", () => undefined);
-    await assertWriteTopology(channel, this.topology);
+    await assertWriteTopology(channel, this.topology, this.connection.queueType);
     await channel.prefetch(this.options.prefetch);
     this.channel = channel;
     await channel.consume(this.queue, (message) => message && this.receive(channel, message), { noAck: false });

@@ -118,7 +118,7 @@ export class RabbitWriteQueue implements WriteQueue {
           this.channel = null;
         });
         // Before the first publish: a fanout exchange drops (and still confirms) what no queue is bound to take.
-        await assertWriteTopology(channel, this.topology);
+        await assertWriteTopology(channel, this.topology, this.connection.queueType);
         return channel;
       })
       .catch((err: unknown) => {

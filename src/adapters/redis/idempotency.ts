@@ -19,7 +19,6 @@ end
 /** Reply codes shared by the numbering scripts. */
 export const RECOVERING = -3;
 export const NEEDS_SEED = -2;
-export const NOT_FOUND = -1;
 
 const OUTCOME = ["created", "repeat", "conflict"] as const;
 

@@ -1,16 +1,24 @@
+import { slotTag } from "./key-slot.js";
+
 /**
  * Every Redis key and channel the cluster uses, under one deployment prefix.
  * Keys of one chat share the hash tag `{app:chat}` and keys of one
- * application `{app}`, so each atomic step touches one slot.
+ * application `{app}`, so each atomic step touches one slot; a chat's and an
+ * application's live channels carry the same tags, so their frames are
+ * published on the shard that owns them.
  */
 export class RedisKeys {
   constructor(readonly prefix: string) {}
-  /** Versioned: a change of key layout starts with a recovery (counters re-seeded from MySQL). */
-  epoch(): string {
-    return `${this.prefix}epoch:2`;
+  /**
+   * The epoch marker of one hash slot, in that slot (its tag hashes there).
+   * Versioned with the counters' layout: a change of layout starts with a
+   * recovery (counters re-seeded from MySQL).
+   */
+  marker(slot: number): string {
+    return `${this.prefix}{${slotTag(slot)}}:epoch:3`;
   }
   chatCounter(app: string): string {
-    return `${this.prefix}{${app}}:chats`;
+    return `${this.prefix}{${app}}:chats:3`;
   }
   /** An idempotency key of a chat create. */
   chatCreateKey(app: string, key: string): string {
@@ -19,12 +27,8 @@ export class RedisKeys {
   recentChats(app: string): string {
     return `${this.prefix}{${app}}:recent`;
   }
-  /** Message counter keys are `<messageCounterHead(app)><chat>}:n`, built inside the chat allocation script. */
-  messageCounterHead(app: string): string {
-    return `${this.prefix}{${app}:`;
-  }
   messageCounter(app: string, chat: number): string {
-    return `${this.prefix}{${app}:${chat}}:n`;
+    return `${this.prefix}{${app}:${chat}}:n:3`;
   }
   chatLog(app: string, chat: number): string {
     return `${this.prefix}{${app}:${chat}}:log`;
@@ -48,17 +52,20 @@ export class RedisKeys {
   lock(name: string): string {
     return `${this.prefix}lock:${name}`;
   }
-  worker(id: string): string {
-    return `${this.prefix}worker:${id}`;
+  /** Every worker's report, in one hash in one slot (a cluster cannot SCAN across shards). */
+  workerReports(): string {
+    return `${this.prefix}{workers}:reports`;
   }
-  workerPattern(): string {
-    return `${this.prefix}worker:*`;
-  }
-  /** Outside workerPattern(): the observation mark of counter recovery. */
+  /** The observation mark of counter recovery, in the reports' slot. */
   workerMark(): string {
-    return `${this.prefix}workers-mark`;
+    return `${this.prefix}{workers}:mark`;
   }
   channel(name: string): string {
-    return `${this.prefix}live:${name}`;
+    return `${this.prefix}{${name}}:live`;
+  }
+  /** The bus channel name inside a Redis channel name (null for a channel that is not one). */
+  channelName(channel: string): string | null {
+    const head = `${this.prefix}{`;
+    return channel.startsWith(head) && channel.endsWith("}:live") ? channel.slice(head.length, -"}:live".length) : null;
   }
 }

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "./client.js";
 
-/** A Lua script run by SHA, loaded on first use (or after a Redis restart). */
+/** A Lua script run by SHA, loaded on first use (on each cluster node, or after a restart). */
 export class LuaScript {
   private readonly sha: string;
 
@@ -9,7 +9,7 @@ export class LuaScript {
     this.sha = createHash("sha1").update(source).digest("hex");
   }
 
-  async run(redis: Redis, keys: string[], args: (string | number | Buffer)[]): Promise<unknown> {
+  async run(redis: RedisClient, keys: string[], args: (string | number | Buffer)[]): Promise<unknown> {
     try {
       return await redis.evalsha(this.sha, keys.length, ...keys, ...args);
     } catch (err) {

@@ -1,53 +1,43 @@
-import type { Redis } from "ioredis";
 import type { Bus } from "../../ports/bus.js";
+import type { RedisClient } from "./client.js";
 import type { RedisKeys } from "./keys.js";
+import { onResubscribed } from "./resubscribed.js";
 
-/** Redis pub/sub between processes. Subscribing needs its own connection. */
+/**
+ * Sharded pub/sub between processes (SPUBLISH/SSUBSCRIBE, Redis 7): a
+ * channel's frames travel only within the shard that owns its slot (on one
+ * server, that server). Subscribing needs its own client; on a cluster it
+ * holds one connection per primary that owns a subscribed channel.
+ */
 export class RedisBus implements Bus {
   private readonly handlers: ((channel: string, payload: Uint8Array) => void)[] = [];
   private readonly reconnectHandlers: (() => void)[] = [];
-  private connectedBefore = false;
 
   constructor(
-    private readonly publisher: Redis,
-    private readonly subscriber: Redis,
+    private readonly publisher: RedisClient,
+    private readonly subscriber: RedisClient,
     private readonly keys: RedisKeys,
   ) {
-    const prefix = keys.channel("");
-    subscriber.on("messageBuffer", (channel: Buffer, payload: Buffer) => {
-      const name = channel.toString().slice(prefix.length);
+    subscriber.on("smessageBuffer", (channel: Buffer, payload: Buffer) => {
+      const name = keys.channelName(channel.toString());
+      if (name === null) return;
       for (const handler of this.handlers) handler(name, payload);
     });
-    subscriber.on("ready", () => {
-      if (!this.connectedBefore) {
-        this.connectedBefore = true;
-        return;
-      }
-      // ioredis sends the resubscriptions before "ready" reaches us; a command
-      // issued now is answered after them, so once it is, every channel is live again.
-      const probe = keys.channel("~reconnected");
-      this.subscriber
-        .subscribe(probe)
-        .then(() => this.subscriber.unsubscribe(probe))
-        .then(
-          () => {
-            for (const handler of this.reconnectHandlers) handler();
-          },
-          () => undefined, // broke again: the next "ready" retries
-        );
+    onResubscribed(subscriber, keys, () => {
+      for (const handler of this.reconnectHandlers) handler();
     });
   }
 
   async publish(channel: string, payload: Uint8Array): Promise<void> {
-    await this.publisher.publish(this.keys.channel(channel), Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength));
+    await this.publisher.spublish(this.keys.channel(channel), Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength));
   }
 
   async subscribe(channel: string): Promise<void> {
-    await this.subscriber.subscribe(this.keys.channel(channel));
+    await this.subscriber.ssubscribe(this.keys.channel(channel));
   }
 
   async unsubscribe(channel: string): Promise<void> {
-    await this.subscriber.unsubscribe(this.keys.channel(channel));
+    await this.subscriber.sunsubscribe(this.keys.channel(channel));
   }
 
   onMessage(handler: (channel: string, payload: Uint8Array) => void): void {

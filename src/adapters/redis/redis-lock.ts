@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
-import type { Redis } from "ioredis";
 import type { LeaseLock } from "../../ports/lock.js";
+import type { RedisClient } from "./client.js";
 import type { RedisKeys } from "./keys.js";
 import { LuaScript } from "./lua-script.js";
 
@@ -22,7 +22,7 @@ export class RedisLeaseLock implements LeaseLock {
   private readonly holder = randomUUID();
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
   ) {}
 

@@ -1,6 +1,6 @@
-import type { Redis } from "ioredis";
 import type { User } from "../../domain/user.js";
 import type { Presence } from "../../ports/presence.js";
+import type { RedisClient } from "./client.js";
 import type { RedisKeys } from "./keys.js";
 import { LuaScript } from "./lua-script.js";
 
@@ -110,9 +110,14 @@ end
 return out
 `);
 
+/**
+ * Presence per chat in the chat's slot (both keys share its hash tag).
+ * Outside the epoch fence: it takes no number, and what a failover loses
+ * comes back with every process's next refresh.
+ */
 export class RedisPresence implements Presence {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
   ) {}
 

@@ -1,5 +1,5 @@
-import type { Redis } from "ioredis";
 import type { RecentReadMarkers } from "../../ports/read-markers.js";
+import type { RedisClient } from "./client.js";
 import type { RedisKeys } from "./keys.js";
 import { LuaScript } from "./lua-script.js";
 
@@ -15,10 +15,15 @@ redis.call('EXPIRE', KEYS[1], ARGV[3])
 return current
 `);
 
-/** One hash per chat (user id → number) under the chat's hash tag, expiring `ttlSeconds` after its last move. */
+/**
+ * One hash per chat (user id → number) under the chat's hash tag, expiring
+ * `ttlSeconds` after its last move. Outside the epoch fence: a marker takes
+ * no number, and the marker read is the greater of this and MySQL's, so one
+ * lost in a failover reads back from MySQL (docs/DESIGN.md, Redis Cluster).
+ */
 export class RedisReadMarkers implements RecentReadMarkers {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
     private readonly ttlSeconds: number,
   ) {}

@@ -1,8 +1,8 @@
-import type { Redis } from "ioredis";
 import { pack } from "msgpackr";
 import { unpackLog } from "../../domain/live-batch.js";
 import type { Chat } from "../../domain/types.js";
 import type { RecentChats } from "../../ports/recent-chats.js";
+import type { RedisClient } from "./client.js";
 import type { RedisKeys } from "./keys.js";
 import { LuaScript } from "./lua-script.js";
 
@@ -30,7 +30,7 @@ type PackedChat = [number, string | null, number, number, number];
 /** Recent chats in one sorted set per application, scored by number, each member the packed chat. */
 export class RedisRecentChats implements RecentChats {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
     private readonly perApp: number,
     private readonly ttlSeconds: number,
