@@ -146,12 +146,30 @@ cluster_node_start() {
     --save "" --appendonly no --maxmemory-policy noeviction
 }
 
+# The folder of the cluster that is running, whichever checkout started it: a
+# node restarted into another folder would come up without its nodes.conf,
+# knowing no peer, and the cluster would never be whole again.
+cluster_dir_in_use() {
+  local port dir
+  for port in "${CLUSTER_PORTS[@]}"; do
+    # A node that knows only itself says nothing about where the cluster lives.
+    [[ $(cluster_info "$port" cluster_known_nodes) -gt 1 ]] 2>/dev/null || continue
+    dir=$(cluster_cli "$port" config get dir 2>/dev/null | tr -d '\r' | sed -n 2p)
+    if [[ -n $dir ]]; then dirname "$dir"; return 0; fi
+  done
+  return 1
+}
+
 cluster_up() {
-  local t0 port hosts=()
+  local t0 port hosts=() running
   t0=$(now)
   if cluster_ok; then
     log "redis cluster: already running (127.0.0.1:${CLUSTER_PORTS[0]}-${CLUSTER_PORTS[-1]})"
     return 0
+  fi
+  if running=$(cluster_dir_in_use) && [[ $running != "$CLUSTER_DIR" ]]; then
+    log "redis cluster: its running nodes keep their state in $running; restarting any missing node there"
+    CLUSTER_DIR=$running
   fi
   for port in "${CLUSTER_PORTS[@]}"; do
     if ! cluster_node_ok "$port"; then
@@ -174,7 +192,8 @@ cluster_up() {
 
 # Stops every node and forgets the cluster, so the next `cluster up` creates it afresh.
 cluster_down() {
-  local port
+  local port running
+  if running=$(cluster_dir_in_use); then CLUSTER_DIR=$running; fi
   for port in "${CLUSTER_PORTS[@]}"; do
     if cluster_node_ok "$port"; then
       cluster_cli "$port" shutdown nosave >/dev/null 2>&1 || true
