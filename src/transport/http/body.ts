@@ -12,35 +12,38 @@ export const DISCARD_MAX_BYTES = 16 * 1024 * 1024;
  * before the client reads it.
  */
 export function readBody(res: HttpResponse, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  return consumeBody(res, limit, (chunk) => chunks.push(Buffer.from(chunk.slice(0)))).then((size) =>
+    chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size),
+  );
+}
+
+/** Reads a body to its end and keeps none of it (a request refused before its body mattered), bounded as readBody is. */
+export function discardBody(res: HttpResponse, limit: number): Promise<void> {
+  return consumeBody(res, limit, null).then(() => undefined);
+}
+
+/** Feeds each chunk to `keep` (null: drop them) and resolves with the body's size; past `limit`, see readBody. */
+function consumeBody(res: HttpResponse, limit: number, keep: ((chunk: ArrayBuffer) => void) | null): Promise<number> {
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
     let size = 0;
     let settled = false;
     res.onData((chunk, isLast) => {
       if (settled) return;
       size += chunk.byteLength;
       if (size > limit) {
-        chunks.length = 0;
+        keep = null;
         if (isLast || size > limit + DISCARD_MAX_BYTES) {
           settled = true;
           reject(new DomainError("payload_too_large", `the request body must be at most ${limit} bytes`));
         }
         return;
       }
-      chunks.push(Buffer.from(chunk.slice(0))); // uWS reuses the chunk's memory
+      keep?.(chunk); // uWS reuses the chunk's memory: a keeper copies it
       if (isLast) {
         settled = true;
-        resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+        resolve(size);
       }
-    });
-  });
-}
-
-/** Reads a body to its end and keeps none of it (a request refused before its body mattered). */
-export function discardBody(res: HttpResponse): Promise<void> {
-  return new Promise((resolve) => {
-    res.onData((_chunk, isLast) => {
-      if (isLast) resolve();
     });
   });
 }

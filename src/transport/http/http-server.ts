@@ -207,7 +207,7 @@ export function mountHttp(app: TemplatedApp, deps: HttpDeps): HttpServer {
     const refused = route.creates && !deps.service.acceptingCreates();
     const run = async (): Promise<void> => {
       if (refused) {
-        await discardBody(res); // read to its end, so the connection stays usable
+        await discardBody(res, limits.requestMaxBytes); // read to its end, so the connection stays usable
         throw tooManyCreates();
       }
       if (hasBody) request.body = parseBody(await readBody(res, limits.requestMaxBytes), contentType);
