@@ -30,6 +30,11 @@ export async function mariadbPid(): Promise<number> {
   return single(await pgrep(["-x", "mariadbd"]), "mariadbd");
 }
 
+/** RabbitMQ's Erlang VM. */
+export async function rabbitmqPid(): Promise<number> {
+  return single(await pgrep(["-x", "beam.smp"]), "beam.smp");
+}
+
 /** The Elasticsearch JVM (only java processes: a shell that merely mentions the class name is not it). */
 export async function elasticsearchPid(): Promise<number> {
   const pids = (await pgrep(["-f", "org.elasticsearch"])).filter((pid) => {
