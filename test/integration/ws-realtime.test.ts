@@ -359,7 +359,8 @@ describe(`realtime /ws, one server (${mode})`, () => {
   });
 
   it("rate-limits sends per socket with an error, and keeps the socket open", async () => {
-    const limited = await startInProcess(mode, { WS_SENDS_PER_SECOND: "20" });
+    // A generous confirm timeout: the test's own 300 ms turned slow confirms on a loaded cluster into failed sends.
+    const limited = await startInProcess(mode, { WS_SENDS_PER_SECOND: "20", PUBLISH_TIMEOUT_MS: "3000" });
     try {
       const lapi = new Api(limited.base);
       const ltoken = await appWithChats(lapi, 1);
@@ -367,7 +368,8 @@ describe(`realtime /ws, one server (${mode})`, () => {
       const replies = await Promise.all(range(1, 60).map(() => c.request({ op: "send", app: ltoken, chat: 1, body: "burst" })));
       const limitedReplies = replies.filter((r) => r.op === "error" && r.code === "rate_limited");
       assert.ok(limitedReplies.length >= 30, `${limitedReplies.length} of 60 rate limited`);
-      assert.ok(replies.filter((r) => r.op === "ack").length >= 20);
+      const others = replies.filter((r) => r.op !== "ack" && !(r.op === "error" && r.code === "rate_limited"));
+      assert.ok(replies.filter((r) => r.op === "ack").length >= 20, `acks: ${replies.filter((r) => r.op === "ack").length}; neither ack nor rate_limited: ${JSON.stringify(others)}`);
       assert.equal((await c.request({ op: "ping" })).op, "pong");
       // Graceful shutdown (stop() closes the server first): every socket is told 1001.
       const closed = c.closed;
