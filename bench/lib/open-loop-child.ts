@@ -1,10 +1,11 @@
 // One open-loop create client in its own process (forked by
 // bench/lib/open-loop-procs.ts), so that the load generator is several event
 // loops rather than one: a single undici Pool of thousands of connections
-// saturated its own loop before the product did. Speaks over IPC:
+// saturated its own loop before the product did, and the client is a
+// bare HTTP/1.1 one (bench/lib/http1-connections.ts) for the same reason. Speaks over IPC:
 //   ← { type: "run", ...OpenLoopRun }   → { type: "result", ...ChildResult }
-//   ← { type: "close" }                 (closes the pool and exits)
-import { Pool } from "undici";
+//   ← { type: "close" }                 (closes the connections and exits)
+import { Http1Connections } from "./http1-connections.js";
 import { openLoop } from "./open-loop.js";
 import { Samples } from "./stats.js";
 
@@ -50,48 +51,18 @@ export interface ChildResult {
   failedStatus: Int32Array;
 }
 
-/**
- * One POST through the pool. `onWire` runs as undici writes it onto a
- * connection: while every connection is busy a request waits in the pool,
- * and that wait is the client's, not the server's.
- */
-function post(pool: Pool, path: string, body: string, onWire: () => void): Promise<{ status: number; retryAfter: boolean; text: string }> {
-  return new Promise((resolve, reject) => {
-    let status = 0;
-    let retryAfter = false;
-    const chunks: Buffer[] = [];
-    pool.dispatch(
-      { path, method: "POST", headers: { "content-type": "application/json" }, body },
-      {
-        onConnect: onWire,
-        onHeaders(statusCode, headers) {
-          status = statusCode;
-          // Raw headers: name, value, name, value …
-          for (let i = 0; i < headers.length; i += 2) if (headers[i]!.toString("latin1").toLowerCase() === "retry-after") retryAfter = true;
-          return true;
-        },
-        onData(chunk) {
-          chunks.push(chunk);
-          return true;
-        },
-        onComplete: () => resolve({ status, retryAfter, text: Buffer.concat(chunks).toString("utf8") }),
-        onError: reject,
-      },
-    );
-  });
-}
-
-let pool: Pool | null = null;
-let poolKey = "";
+let connections: Http1Connections | null = null;
+let connectionsKey = "";
 
 async function runLoad(r: OpenLoopRun): Promise<ChildResult> {
-  if (!pool || poolKey !== `${r.origin}|${r.connections}`) {
-    await pool?.close();
-    // Generous timeouts: an overloaded server's answer time is what is measured, not cut off.
-    pool = new Pool(r.origin, { connections: r.connections, pipelining: 1, headersTimeout: 60_000, bodyTimeout: 60_000 });
-    poolKey = `${r.origin}|${r.connections}`;
+  if (!connections || connectionsKey !== `${r.origin}|${r.connections}`) {
+    connections?.close();
+    const url = new URL(r.origin);
+    connections = new Http1Connections(url.hostname, Number(url.port), r.connections);
+    await connections.open();
+    connectionsKey = `${r.origin}|${r.connections}`;
   }
-  const p = pool;
+  const c = connections;
   const total = Math.max(1, Math.round(r.rate * r.durationS));
   const late = new Samples();
   const ok = new Samples();
@@ -123,14 +94,14 @@ async function runLoad(r: OpenLoopRun): Promise<ChildResult> {
       late.add(lastSend - due);
       const chat = 1 + Math.floor(Math.random() * r.chats);
       let onWire = lastSend;
-      post(p, `${r.pathPrefix}${chat}/messages`, `{"body":"${r.bodyPrefix}${seq}"}`, () => (onWire = performance.now()))
+      c.post(`${r.pathPrefix}${chat}/messages`, `{"body":"${r.bodyPrefix}${seq}"}`, () => (onWire = performance.now()))
         .then((res) => {
           const now = performance.now();
           statusCodes[res.status] = (statusCodes[res.status] ?? 0) + 1;
           if (res.status >= 200 && res.status < 300) {
             ok.add(now - due);
             okFromSend.add(now - onWire);
-            const m = JSON.parse(res.text) as { number: number; chat_number: number };
+            const m = JSON.parse(res.body) as { number: number; chat_number: number };
             acked.push(seq, m.chat_number, m.number);
           } else {
             failed.push(seq, res.status);
@@ -174,7 +145,8 @@ async function runLoad(r: OpenLoopRun): Promise<ChildResult> {
 
 process.on("message", (msg: ({ type: "run" } & OpenLoopRun) | { type: "close" }) => {
   if (msg.type === "close") {
-    void (pool?.close() ?? Promise.resolve()).finally(() => process.exit(0));
+    connections?.close();
+    process.exit(0);
     return;
   }
   runLoad(msg).then(
