@@ -22,18 +22,31 @@ interface Request {
 }
 
 const HEAD_END = Buffer.from("\r\n\r\n");
+/**
+ * uWS closes a keep-alive connection idle for 10 s; a request written as it
+ * does is lost unanswered. Like undici's keepAliveTimeout, the client closes
+ * idle connections first (and opens new ones) well before that.
+ */
+const IDLE_CLOSE_MS = 4000;
 
-/** A fixed number of keep-alive connections; requests beyond them wait in order for the next free one. */
+/** A fixed number of keep-alive connections, used in turn; requests beyond them wait in order for the next free one. */
 export class Http1Connections {
   private readonly free: Connection[] = [];
   private readonly waiting: Request[] = [];
   private closed = false;
+  private readonly idleSweep: NodeJS.Timeout;
 
   constructor(
     private readonly host: string,
     private readonly port: number,
     private readonly count: number,
-  ) {}
+  ) {
+    this.idleSweep = setInterval(() => {
+      const now = performance.now();
+      for (const c of this.free) if (now - c.idleSince > IDLE_CLOSE_MS) c.socket.destroy(); // "close" replaces it
+    }, 1000);
+    this.idleSweep.unref();
+  }
 
   async open(): Promise<void> {
     await Promise.all(Array.from({ length: this.count }, () => this.connect()));
@@ -45,7 +58,7 @@ export class Http1Connections {
     const head = `POST ${path} HTTP/1.1\r\nHost: ${this.host}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`;
     return new Promise((resolve, reject) => {
       const request = { bytes: Buffer.concat([Buffer.from(head, "latin1"), body]), onWire, resolve, reject };
-      const connection = this.free.pop();
+      const connection = this.free.shift();
       if (connection) connection.send(request);
       else this.waiting.push(request);
     });
@@ -53,6 +66,7 @@ export class Http1Connections {
 
   close(): void {
     this.closed = true;
+    clearInterval(this.idleSweep);
     for (const c of this.free) c.socket.destroy();
   }
 
@@ -87,6 +101,7 @@ export class Http1Connections {
 
 class Connection {
   private current: Request | null = null;
+  idleSince = performance.now();
   private buffered: Buffer = Buffer.alloc(0);
 
   constructor(
@@ -129,6 +144,7 @@ class Connection {
     this.current = null;
     const closing = head.includes("\r\nconnection: close");
     r.resolve(answer);
+    this.idleSince = performance.now();
     if (closing) this.socket.end(); // "close" replaces this connection
     else this.done(this);
   }
