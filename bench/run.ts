@@ -40,7 +40,7 @@ import { OpenLoopClients, type OpenLoopResult } from "./lib/open-loop-procs.js";
 import { repoRoot } from "./lib/procs.js";
 import type { LatencySummary } from "./lib/stats.js";
 import { E2E_CHATS, startBaseline, startCeiling, startProduct, type StoredMessage, type Target, type TargetName } from "./lib/targets.js";
-import { runWsLoad } from "./lib/ws-load-runner.js";
+import { runWsLoad, type WsLoadResult } from "./lib/ws-load-runner.js";
 import { runWsSend } from "./lib/ws-send.js";
 import { formatSummary, summarize, type CpuProfile, type Window } from "./profile-summary.js";
 
@@ -161,6 +161,25 @@ const fromHttp = (r: HttpLoadResult, extra: Record<string, unknown> = {}): Omit<
   errors: r.errors,
   detail: { durationS: r.durationS, statusCodes: r.statusCodes, timeouts: r.timeouts, ...extra },
 });
+
+/** A ws-load run's row: frames delivered per second, and every delivery fault it found after the scenario's own notes. */
+function wsLoadOutcome(r: WsLoadResult, notes: string[]): Omit<Row, "scenario" | "target"> {
+  const faults = [
+    r.deliveries.missing ? `${r.deliveries.missing} deliveries missing` : "",
+    r.deliveries.duplicates ? `${r.deliveries.duplicates} duplicates` : "",
+    r.deliveries.outOfOrder ? `${r.deliveries.outOfOrder} out of order` : "",
+  ];
+  return {
+    status: "ok",
+    note: [...notes, ...faults].filter(Boolean).join("; "),
+    perSec: r.deliveries.deliveredPerSec,
+    latency: { count: r.deliveries.delivered, p50: r.e2eLatencyMs.p50, p90: null, p99: r.e2eLatencyMs.p99, max: r.e2eLatencyMs.max },
+    ok: r.deliveries.delivered,
+    non2xx: Object.values(r.sends.errors).reduce((a, b) => a + b, 0),
+    errors: r.deliveries.missing + r.deliveries.duplicates + r.sends.unanswered,
+    detail: { ...r },
+  };
+}
 
 const messagesPath = (t: Target, chat: number): string => `/api/v1/applications/${t.app}/chats/${chat}/messages`;
 let bodySeq = 0;
@@ -544,25 +563,11 @@ const scenarios: Scenario[] = [
         durationS: cfg.durationS,
         subscribers: cfg.wsFanout.subscribers,
       });
-      const rejected = Object.values(r.sends.errors).reduce((a, b) => a + b, 0);
-      const notes = [
+      return wsLoadOutcome(r, [
         `sends acked ${r.sends.ackedPerSec}/s, ack p50 ${fmtMs(r.ackLatencyMs.p50)} p99 ${fmtMs(r.ackLatencyMs.p99)} ms`,
         r.sends.ackedPerSec < 0.95 * cfg.wsFanout.rate ? `kept ${r.sends.ackedPerSec} of ${cfg.wsFanout.rate}/s` : "",
-        r.deliveries.missing ? `${r.deliveries.missing} deliveries missing` : "",
-        r.deliveries.duplicates ? `${r.deliveries.duplicates} duplicates` : "",
-        r.deliveries.outOfOrder ? `${r.deliveries.outOfOrder} out of order` : "",
         t.name === "ceiling" ? "one process, uWS topics" : "",
-      ];
-      return {
-        status: "ok",
-        note: notes.filter(Boolean).join("; "),
-        perSec: r.deliveries.deliveredPerSec,
-        latency: { count: r.deliveries.delivered, p50: r.e2eLatencyMs.p50, p90: null, p99: r.e2eLatencyMs.p99, max: r.e2eLatencyMs.max },
-        ok: r.deliveries.delivered,
-        non2xx: rejected,
-        errors: r.deliveries.missing + r.deliveries.duplicates + r.sends.unanswered,
-        detail: { ...r },
-      };
+      ]);
     },
   },
   {
@@ -586,25 +591,12 @@ const scenarios: Scenario[] = [
           else measured.usage = measured.window?.close();
         },
       });
-      const notes = [
+      const outcome = wsLoadOutcome(r, [
         `${fmt(r.sends.acked)} messages × ${cfg.fanoutMax.subscribers} subscribers in ${r.deliveries.windowS} s; ack p50 ${fmtMs(r.ackLatencyMs.p50)} p99 ${fmtMs(r.ackLatencyMs.p99)} ms`,
-        r.deliveries.missing ? `${r.deliveries.missing} deliveries missing` : "",
-        r.deliveries.duplicates ? `${r.deliveries.duplicates} duplicates` : "",
-        r.deliveries.outOfOrder ? `${r.deliveries.outOfOrder} out of order` : "",
         Object.keys(r.subscriberCloses).length ? `subscribers closed: ${JSON.stringify(r.subscriberCloses)}` : "",
         t.name === "ceiling" ? "one process, uWS topic" : "",
-      ];
-      return {
-        status: "ok",
-        note: notes.filter(Boolean).join("; "),
-        perSec: r.deliveries.deliveredPerSec,
-        latency: { count: r.deliveries.delivered, p50: r.e2eLatencyMs.p50, p90: null, p99: r.e2eLatencyMs.p99, max: r.e2eLatencyMs.max },
-        ok: r.deliveries.delivered,
-        non2xx: Object.values(r.sends.errors).reduce((a, b) => a + b, 0),
-        errors: r.deliveries.missing + r.deliveries.duplicates + r.sends.unanswered,
-        ...(measured.usage ? { cpu: { usage: measured.usage, count: r.deliveries.delivered, unit: "frame" as const } } : {}),
-        detail: { ...r },
-      };
+      ]);
+      return measured.usage ? { ...outcome, cpu: { usage: measured.usage, count: r.deliveries.delivered, unit: "frame" as const } } : outcome;
     },
   },
 ];

@@ -48,7 +48,7 @@ export async function measureFloors(
         const publish = (): Promise<void> => new Promise((res, rej) => ch.sendToQueue(q, payload, { persistent: true }, (err) => (err ? rej(err) : res())));
         floors.push({
           name: `rabbitmq-confirm-${size < 1024 ? `${size}B` : `${size / 1024}KiB`}${noDelay ? "-nodelay" : ""}`,
-          what: `persistent publish → broker confirm, durable queue, amqplib ${noDelay ? "with { noDelay: true }" : "default socket options (Nagle on), as the product connects"}`,
+          what: `persistent publish → broker confirm, durable queue, amqplib ${noDelay ? "with { noDelay: true }, as the product connects" : "default socket options (Nagle on)"}`,
           latency: await time(n, publish),
         });
       }
