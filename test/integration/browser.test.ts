@@ -10,6 +10,7 @@ import { cleanupRun } from "../support/cleanup.js";
 import { eventually, isolatedEnv } from "../support/env.js";
 import { spawnCli, spawnCluster, type Proc } from "../support/processes.js";
 import { TcpProxy } from "../support/tcp-proxy.js";
+import { userToken } from "../support/user-tokens.js";
 
 // The demo page in Debian's Chromium, driven by playwright-core, against a
 // cluster-mode API process and worker on the loopback services. The pages
@@ -82,15 +83,84 @@ describe("demo page in Chromium", () => {
     return page;
   };
 
-  it("two pages on one chat: live both ways, nothing lost across an API kill -9 and restart, search, history", async () => {
+  /** Runs a test's steps; if they fail, keeps what each open page showed, next to the step screenshots. */
+  const shootingOnFailure = (steps: () => Promise<void>) => async (): Promise<void> => {
     try {
-      await twoPages();
+      await steps();
     } catch (err) {
-      // What each page showed when it failed, next to the step screenshots.
-      await Promise.all(pages.map((page, i) => page.screenshot({ path: join(shots, `failed-page-${i + 1}.png`) }).catch(() => undefined)));
+      await Promise.all(pages.map((page, i) => (page.isClosed() ? undefined : page.screenshot({ path: join(shots, `failed-page-${i + 1}.png`) }).catch(() => undefined))));
       throw err;
     }
-  });
+  };
+
+  it("two pages on one chat: live both ways, nothing lost across an API kill -9 and restart, search, history", shootingOnFailure(twoPages));
+
+  it("two users on one chat: every message names its sender, each page shows who is here and who is typing", shootingOnFailure(twoUsers));
+
+  async function twoUsers(): Promise<void> {
+    const base = `http://127.0.0.1:${proxy.port}`;
+    const api = new ChatApi({ baseUrl: base });
+    const app = await api.createApplication("Identity demo");
+    const chat = await api.createChat(app.token, "team");
+    const url = `${base}/#app=${app.token}&chat=${chat.number}`;
+
+    // Each page acts as a user whose token the application's backend signed with its secret.
+    const actAs = async (sub: string, name: string): Promise<Page> => {
+      const page = await open(url);
+      await state(page, "open");
+      await page.waitForSelector("#send-body:not([disabled])");
+      await page.fill("#user-token", await userToken(app.secret, { sub, name, app: app.token }));
+      await page.press("#user-token", "Enter");
+      await page.waitForSelector(`#user-current:has-text("Acting as ${name}")`);
+      return page;
+    };
+    const alice = await actAs("alice", "Alice");
+    const bob = await actAs("bob", "Bob");
+    const here = (page: Page, names: string[]): Promise<true> =>
+      eventually(
+        async () => {
+          const listed = /^Here: (.+)$/.exec((await page.textContent("#presence")) ?? "")?.[1]?.split(", ") ?? [];
+          return listed.sort().join() === [...names].sort().join();
+        },
+        30_000,
+        `${names.join(" and ")} listed as here`,
+      );
+    await Promise.all([here(alice, ["Alice", "Bob"]), here(bob, ["Alice", "Bob"])]);
+
+    // Typing shows on the other page only.
+    await alice.locator("#send-body").pressSequentially("Hi Bob", { delay: 20 });
+    await bob.waitForSelector('#typing:text-is("Alice is typing…")');
+    assert.equal(await alice.textContent("#typing"), "", "a user is not shown their own typing");
+    await alice.press("#send-body", "Enter");
+    await bob.fill("#send-body", "Hi Alice");
+    await bob.press("#send-body", "Enter");
+
+    // Each message names who sent it, on both pages.
+    const meta = async (page: Page, body: string): Promise<string> => {
+      const item = page.locator("#messages li", { has: page.locator(".body", { hasText: body }) });
+      await item.waitFor();
+      return (await item.locator(".meta").textContent()) ?? "";
+    };
+    for (const page of [alice, bob]) {
+      assert.match(await meta(page, "Hi Bob"), /^#1 · Alice · /);
+      assert.match(await meta(page, "Hi Alice"), /^#2 · Bob · /);
+    }
+    await bob.screenshot({ path: join(shots, "07-two-users.png") });
+    // The sender is the server's record too, not only the page's.
+    const stored = await api.listMessages(app.token, chat.number);
+    assert.deepEqual(
+      stored.data.map((m) => [m.number, m.sender?.id, m.sender?.name]).sort(),
+      [
+        [1, "alice", "Alice"],
+        [2, "bob", "Bob"],
+      ],
+    );
+
+    // Bob leaves: Alice's page stops listing him.
+    await bob.close();
+    await here(alice, ["Alice"]);
+    assert.deepEqual(pageErrors, [], "no uncaught error on either page");
+  }
 
   async function twoPages(): Promise<void> {
     const base = `http://127.0.0.1:${proxy.port}`;
