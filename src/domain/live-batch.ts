@@ -51,6 +51,8 @@ function signalOf(value: unknown): ChatSignal | null {
 /** Bus channel of a chat's log, and of an application's chat_created events. */
 export const chatChannel = (app: string, chat: number): string => `${app}:${chat}`;
 export const appChannel = (app: string): string => app;
+/** A chat's channel, or (chat null) the application's own. */
+export const channelOf = (app: string, chat: number | null): string => (chat === null ? appChannel(app) : chatChannel(app, chat));
 
 /** Lua's cmsgpack writes millisecond timestamps as 64-bit integers: read them as numbers. Signals' frames are maps: read them as objects. */
 const unpackr = new Unpackr({ int64AsType: "number", mapsAsObjects: true });

@@ -1,7 +1,7 @@
 import { pack, unpack } from "msgpackr";
 import type { TemplatedApp } from "uWebSockets.js";
 import type { ChatService } from "../../domain/chat-service.js";
-import { appChannel, chatChannel, decodeChatEvent, encodeChatSignal, type LiveKind } from "../../domain/live-batch.js";
+import { channelOf, chatChannel, decodeChatEvent, encodeChatSignal, type LiveKind } from "../../domain/live-batch.js";
 import type { Message } from "../../domain/types.js";
 import type { Logger } from "../../log.js";
 import type { Bus } from "../../ports/bus.js";
@@ -161,7 +161,7 @@ export class Feeds {
 
   /** Takes a reference on a chat's (or, with chat null, an application's) feed, subscribing the Bus on the first one. */
   acquire(app: string, chat: number | null): Feed {
-    const channel = chat === null ? appChannel(app) : chatChannel(app, chat);
+    const channel = channelOf(app, chat);
     let feed = this.feeds.get(channel);
     if (!feed || feed.failed) {
       const fresh = new Feed(channel, app, chat);
