@@ -34,6 +34,8 @@ export interface ChatSocketEvents {
   read: LiveRead;
   /** Server errors that answer no operation of the caller's, e.g. a resubscription the server refused. */
   error: SocketError;
+  /** The server ended a subscription (its application now requires a user token and this socket acts for none): it is not resumed. */
+  unsubscribed: { app: string; chat: number | null; error: SocketError };
 }
 
 export interface ChatSocketOptions {
@@ -458,6 +460,7 @@ export class ChatSocket extends Emitter<ChatSocketEvents> {
       this.emit("error", err instanceof SocketError ? err : new SocketError("invalid_frame", "a frame from the server could not be read"));
       return;
     }
+    if (frame.op === "unsubscribed" && frame.ref === undefined) return this.onRevoked(frame);
     switch (frame.op) {
       case "message":
         return this.subscriptions.get(subscriptionId(frame.app as string, frame.chat as number))?.sequence?.push(liveMessage(frame));
@@ -497,6 +500,18 @@ export class ChatSocket extends Emitter<ChatSocketEvents> {
         op.onReply(frame);
       }
     }
+  }
+
+  private onRevoked(frame: ServerFrame): void {
+    const app = frame.app as string;
+    const chat = (frame.chat as number | undefined) ?? null;
+    const sub = this.subscriptions.get(subscriptionId(app, chat));
+    if (!sub) return;
+    this.subscriptions.delete(subscriptionId(app, chat));
+    sub.sequence?.reset();
+    const error = new SocketError(frame.code as string, frame.message as string);
+    if (!sub.confirmed) sub.reject(error);
+    this.emit("unsubscribed", { app, chat, error });
   }
 
   private onError(frame: ServerFrame): void {

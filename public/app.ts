@@ -110,6 +110,7 @@ socket.on("chat_created", (created) => {
   api.getChat(created.app, created.number).then(addChat, report);
 });
 socket.on("error", report);
+socket.on("unsubscribed", ({ error }) => report(error));
 socket.connect();
 
 // --- application

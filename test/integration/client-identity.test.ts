@@ -88,9 +88,16 @@ describe("client: users, deletes, read markers, presence, typing", () => {
     assert.deepEqual(await bob.api.markRead(app.token, chat, 0), { number: second, unread: 0 }, "never backwards");
     await eventually(() => reads.some((r) => r.user.id === "bob" && r.number === second), 10_000, "bob's read event");
 
-    // Secrets: rotate, close; an anonymous client is refused, a user is not.
+    // Secrets: rotate, close; an anonymous client is refused, a user is not, and an anonymous subscription ends.
+    const watcher = clientAs(() => null);
+    const revoked: { app: string; chat: number | null; code: string }[] = [];
+    watcher.socket.on("unsubscribed", ({ app, chat, error }) => revoked.push({ app, chat, code: error.code }));
+    await watcher.socket.subscribe(app.token, chat);
     secret = (await admin.rotateSecret(app.token, secret)).secret;
     assert.equal((await admin.setUserTokensRequired(app.token, secret, true)).user_tokens_required, true);
+    await eventually(() => revoked.length === 1, 15_000, "the anonymous subscription to end");
+    assert.deepEqual(revoked, [{ app: app.token, chat, code: "unauthorized" }]);
+    assert.equal(watcher.socket.lastDelivered(app.token, chat), undefined, "an ended subscription is not resumed");
     const anonymous = new ChatApi({ baseUrl: srv.base, retries: 0 });
     await assert.rejects(anonymous.listMessages(app.token, chat), (err: unknown) => err instanceof ApiError && err.status === 401 && err.code === "unauthorized");
     assert.equal((await alice.api.listMessages(app.token, chat)).data.length, 1);

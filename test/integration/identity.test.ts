@@ -5,6 +5,7 @@ import type { MysqlStore } from "../../src/adapters/mysql/mysql-store.js";
 import { eventually } from "../support/env.js";
 import { Api } from "../support/http.js";
 import { startInProcess, type InProcessServer, type Mode } from "../support/in-process.js";
+import { spawnCli } from "../support/processes.js";
 import { badTokens, capturingLogger, userToken } from "../support/user-tokens.js";
 import { WsClient } from "../support/ws-client.js";
 
@@ -228,6 +229,43 @@ function identitySuite(mode: Mode): void {
       // Reopened: anonymous again.
       assert.equal((await api.patch(base, { user_tokens_required: false }, bearer(secret))).status, 200);
       assert.equal((await api.get(`${base}/chats/1/messages`)).status, 200);
+    });
+
+    it("closing ends the subscriptions made without a user token while it was open, on every process; a user's stay", async () => {
+      const { token, secret, base } = await newApp("closing");
+      const alice = await userToken(secret, { sub: "alice", app: token });
+      // Cluster: the sockets are on a second API process, which only learns of the closing from the store.
+      const other = mode === "cluster" ? await spawnCli("serve", { ...srv.env, PORT: "0" }) : null;
+      try {
+        const wsUrl = other ? `ws://127.0.0.1:${other.port}/ws` : srv.ws;
+        const open = async (query = ""): Promise<WsClient> => {
+          const socket = await WsClient.connect(`${wsUrl}${query}`);
+          sockets.push(socket);
+          return socket;
+        };
+        const anonymous = await open();
+        const member = await open(`?access_token=${alice}`);
+        for (const frame of [{ op: "subscribe", app: token, chat: 1 }, { op: "subscribe", app: token }]) assert.equal((await anonymous.request(frame)).op, "subscribed");
+        assert.equal((await member.request({ op: "subscribe", app: token, chat: 1 })).op, "subscribed");
+
+        assert.equal((await api.patch(base, { user_tokens_required: true }, bearer(secret))).status, 200);
+        const ended = (chat: number | undefined) =>
+          anonymous.until(() => anonymous.frames.find((f) => f.op === "unsubscribed" && f.ref === undefined && f.chat === chat), 15_000, `the server to end the subscription to ${chat ?? "the application"}`);
+        for (const end of await Promise.all([ended(1), ended(undefined)])) {
+          assert.deepEqual([end.app, end.code], [token, "unauthorized"]);
+        }
+
+        // A message created after the end reaches the user's socket only. The pong comes after
+        // anything the anonymous socket's former subscription would have been sent.
+        const sent = await api.post(`${base}/chats/1/messages`, { body: "for users only" }, bearer(alice));
+        await member.until(() => member.has(token, 1, sent.json.number), 15_000, "the user's socket to get the message");
+        await anonymous.request({ op: "ping" });
+        assert.equal(anonymous.count(token, 1), 0, "nothing reaches an ended subscription");
+        assert.deepEqual([(await anonymous.request({ op: "subscribe", app: token, chat: 1 })).code], ["unauthorized"]);
+      } finally {
+        assert.equal((await api.patch(base, { user_tokens_required: false }, bearer(secret))).status, 200);
+        await other?.stop();
+      }
     });
 
     it("CORS: listed origins get preflights and headers; upgrades from other origins are refused", async () => {

@@ -12,9 +12,10 @@ import type { Logger } from "../../log.js";
 import type { Bus } from "../../ports/bus.js";
 import { statusLine, statusOfCode } from "../http/status.js";
 import type { OriginPolicy } from "../origin-policy.js";
+import { ACCESS_SWEEP_MS, sweepAnonymousSubscriptions } from "./access-sweep.js";
 import { Connection } from "./connection.js";
 import { Feeds, TYPING_INTERVAL_MS } from "./feeds.js";
-import { appChannel, chatChannel } from "../../domain/live-batch.js";
+import { appChannel, channelOf } from "../../domain/live-batch.js";
 import type { Chat } from "../../domain/types.js";
 import {
   authedFrame,
@@ -113,6 +114,16 @@ export function mountRealtime(app: TemplatedApp, deps: RealtimeDeps): Realtime {
     slowConsumers++;
     log.info({ conn: conn.id, why }, "closing a slow consumer (4008)");
   };
+  const accessSweep = setInterval(() => {
+    void sweepAnonymousSubscriptions(connections, (app) => access.userTokensRequired(app), (conn, sub) => {
+      conn.subs.delete(channelOf(sub.app, sub.chat));
+      sub.end(true);
+      // No ref: the server ended it. The client must not resubscribe without a user token.
+      const frame = target({ op: "unsubscribed" }, sub.app, sub.chat ?? undefined);
+      conn.send({ ...frame, code: "unauthorized", message: "the application now requires a user token" });
+    });
+  }, ACCESS_SWEEP_MS);
+  accessSweep.unref();
 
   app.ws<UserData>("/ws", {
     maxPayloadLength: cfg.maxPayloadBytes * HARD_PAYLOAD_FACTOR,
@@ -239,7 +250,7 @@ export function mountRealtime(app: TemplatedApp, deps: RealtimeDeps): Realtime {
           );
         return;
       case "unsubscribe": {
-        const channel = frame.chat === undefined ? appChannel(frame.app) : chatChannel(frame.app, frame.chat);
+        const channel = channelOf(frame.app, frame.chat ?? null);
         const sub = conn.subs.get(channel);
         if (sub) {
           conn.subs.delete(channel);
@@ -281,7 +292,7 @@ export function mountRealtime(app: TemplatedApp, deps: RealtimeDeps): Realtime {
 
   function subscribe(conn: Connection, frame: Extract<ClientFrame, { op: "subscribe" }>, ref: Ref | undefined): void {
     const chat = frame.chat ?? null;
-    const channel = chat === null ? appChannel(frame.app) : chatChannel(frame.app, chat);
+    const channel = channelOf(frame.app, chat);
     if (conn.subs.has(channel)) return sendError(conn, ref, "already_subscribed", "this socket already subscribes to it; unsubscribe first to resume from another number");
     if (conn.subs.size >= cfg.maxSubscriptions) return sendError(conn, ref, "too_many_subscriptions", `at most ${cfg.maxSubscriptions} subscriptions per socket`);
     if (!conn.take()) return rateLimited(conn, ref);
@@ -352,6 +363,7 @@ export function mountRealtime(app: TemplatedApp, deps: RealtimeDeps): Realtime {
     stats: () => ({ connections: connections.size, feeds: feeds.size, resuming: feeds.resuming, slowConsumers }),
     async close() {
       closing = true;
+      clearInterval(accessSweep);
       for (const conn of [...connections]) conn.end(CloseCode.goingAway, "going away");
       connections.clear();
       feeds.close();
