@@ -505,9 +505,10 @@ export class ChatSocket extends Emitter<ChatSocketEvents> {
   private onRevoked(frame: ServerFrame): void {
     const app = frame.app as string;
     const chat = (frame.chat as number | undefined) ?? null;
-    const sub = this.subscriptions.get(subscriptionId(app, chat));
+    const id = subscriptionId(app, chat);
+    const sub = this.subscriptions.get(id);
     if (!sub) return;
-    this.subscriptions.delete(subscriptionId(app, chat));
+    this.subscriptions.delete(id);
     sub.sequence?.reset();
     const error = new SocketError(frame.code as string, frame.message as string);
     if (!sub.confirmed) sub.reject(error);

@@ -1,4 +1,3 @@
-import { channelOf } from "../../domain/live-batch.js";
 import type { Connection } from "./connection.js";
 import type { Subscription } from "./subscription.js";
 
@@ -12,28 +11,26 @@ export const ACCESS_SWEEP_MS = 1000;
  * (anonymous sockets, or sockets acting for another application), and hands
  * those of a closed one to `revoke`. `closed` answers from what the process
  * last read of the application (AccessControl renews it every ~2 s in the
- * background), so a sweep reads the store at most once per application.
+ * background), so a sweep asks once per application, and allocates nothing
+ * per subscription unless an application was closed.
  */
 export async function sweepAnonymousSubscriptions(
   connections: Iterable<Connection>,
   closed: (app: string) => Promise<boolean>,
   revoke: (conn: Connection, sub: Subscription) => void,
 ): Promise<void> {
-  const anonymous = new Map<string, { conn: Connection; sub: Subscription }[]>();
-  for (const conn of connections) {
-    for (const sub of conn.subs.values()) {
-      if (conn.identity?.app === sub.app) continue;
-      const held = anonymous.get(sub.app);
-      if (held) held.push({ conn, sub });
-      else anonymous.set(sub.app, [{ conn, sub }]);
-    }
-  }
+  const apps = new Set<string>();
+  for (const conn of connections) for (const sub of conn.subs.values()) if (!actsFor(conn, sub)) apps.add(sub.app);
+  const closedApps = new Set<string>();
   await Promise.all(
-    [...anonymous].map(async ([app, held]) => {
+    [...apps].map(async (app) => {
       // A store that cannot answer leaves subscriptions as they are; the next sweep asks again.
-      if (!(await closed(app).catch(() => false))) return;
-      // Re-checked: the socket may have authenticated meanwhile.
-      for (const { conn, sub } of held) if (conn.identity?.app !== app && conn.subs.get(channelOf(app, sub.chat)) === sub) revoke(conn, sub);
+      if (await closed(app).catch(() => false)) closedApps.add(app);
     }),
   );
+  if (closedApps.size === 0) return;
+  // Walked again, as they are now: a socket may have authenticated or unsubscribed meanwhile.
+  for (const conn of connections) for (const sub of [...conn.subs.values()]) if (closedApps.has(sub.app) && !actsFor(conn, sub)) revoke(conn, sub);
 }
+
+const actsFor = (conn: Connection, sub: Subscription): boolean => conn.identity?.app === sub.app;

@@ -114,14 +114,19 @@ export function mountRealtime(app: TemplatedApp, deps: RealtimeDeps): Realtime {
     slowConsumers++;
     log.info({ conn: conn.id, why }, "closing a slow consumer (4008)");
   };
+  const revoke = (conn: Connection, sub: Subscription): void => {
+    conn.subs.delete(channelOf(sub.app, sub.chat));
+    sub.end(true);
+    // No ref: the server ended it. The client must not resubscribe without a user token.
+    const frame = target({ op: "unsubscribed" }, sub.app, sub.chat ?? undefined);
+    conn.send({ ...frame, code: "unauthorized", message: "the application now requires a user token" });
+  };
+  // One sweep at a time: with the store frozen, first reads of an application would otherwise pile up.
+  let sweeping: Promise<void> | null = null;
   const accessSweep = setInterval(() => {
-    void sweepAnonymousSubscriptions(connections, (app) => access.userTokensRequired(app), (conn, sub) => {
-      conn.subs.delete(channelOf(sub.app, sub.chat));
-      sub.end(true);
-      // No ref: the server ended it. The client must not resubscribe without a user token.
-      const frame = target({ op: "unsubscribed" }, sub.app, sub.chat ?? undefined);
-      conn.send({ ...frame, code: "unauthorized", message: "the application now requires a user token" });
-    });
+    sweeping ??= sweepAnonymousSubscriptions(connections, (app) => access.userTokensRequired(app), revoke)
+      .catch((err: unknown) => log.warn({ err }, "access sweep failed; the next one retries"))
+      .finally(() => (sweeping = null));
   }, ACCESS_SWEEP_MS);
   accessSweep.unref();
 
